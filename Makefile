@@ -1,0 +1,46 @@
+# Casework: `make run` serves the demo on http://127.0.0.1:5000, `make test` runs the whole suite.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+
+.PHONY: run test install install-dev translations db demo lint messages clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile -q -d translations
+
+db: install translations
+	$(FLASK) db upgrade
+	$(FLASK) casework demo --if-empty
+
+run: db
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+test: install-dev translations
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+# Re-extract messages after changing UI text, then translate translations/en/LC_MESSAGES/messages.po.
+messages: install
+	$(BIN)/pybabel extract -q -F babel.cfg -k _l -o translations/messages.pot .
+	$(BIN)/pybabel update -q -i translations/messages.pot -d translations
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,119 @@
+"""The access policy, in one place: which cases a user sees and which events they may fire.
+
+Views, services and templates all ask this module; none of them re-implements a rule.
+"""
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, false, or_, select, true
+
+from casework.models import Case, User, user_buildings, user_grids
+
+# Which role fires which event, per source state. A state missing from an event's map means
+# the event is not the role's to fire there even if the workflow allows it.
+EVENT_ROLES: dict[str, dict[str, str]] = {
+    "sign": {"reported": "grid_staff"},
+    "merge": {"reported": "grid_staff", "triage": "grid_staff"},
+    "reject": {"reported": "grid_staff", "triage": "grid_staff"},
+    "withdraw": {"reported": "grid_staff", "triage": "grid_staff"},
+    "dispatch": {"triage": "grid_staff"},
+    "dispatch_handler": {"triage": "grid_staff"},
+    "resolve": {"triage": "grid_staff", "building_leader": "building_leader"},
+    "hand_on": {"building_leader": "building_leader"},
+    "accept": {"handling": "handler"},
+    "report_done": {"handling": "handler"},
+    "return_case": {"building_leader": "building_leader", "handling": "handler"},
+    "close": {"resolved": "grid_staff"},
+    "reopen": {"resolved": "grid_staff"},
+}
+SUPERVISORS = ("community_supervisor", "subdistrict_supervisor")
+SEE_ALL = ("subdistrict_supervisor", "admin")
+
+
+def scope_clause(user: User) -> ColumnElement[bool]:
+    """A WHERE clause selecting exactly the cases this user may see."""
+    role = user.role
+    if role in SEE_ALL:
+        return true()
+    if role == "community_supervisor":
+        return Case.community_id == user.community_id if user.community_id else false()
+    if role == "grid_staff":
+        return Case.grid_id.in_(select(user_grids.c.grid_id).where(user_grids.c.user_id == user.id))
+    if role == "building_leader":
+        return Case.building_id.in_(
+            select(user_buildings.c.building_id).where(user_buildings.c.user_id == user.id)
+        )
+    if role == "handler" and user.organisation_id:
+        return or_(
+            Case.assigned_org_id == user.organisation_id, Case.returned_org_id == user.organisation_id
+        )
+    return false()
+
+
+def _grid_ids(user: User) -> set[int]:
+    return {g.id for g in user.grids}
+
+
+def _building_ids(user: User) -> set[int]:
+    return {b.id for b in user.buildings}
+
+
+def can_view(user: User, case: Case) -> bool:
+    """Whether the case is inside the user's jurisdiction."""
+    role = user.role
+    if role in SEE_ALL:
+        return True
+    if role == "community_supervisor":
+        return user.community_id is not None and case.community_id == user.community_id
+    if role == "grid_staff":
+        return case.grid_id in _grid_ids(user)
+    if role == "building_leader":
+        return case.building_id in _building_ids(user)
+    if role == "handler":
+        return user.organisation_id is not None and user.organisation_id in (
+            case.assigned_org_id, case.returned_org_id
+        )
+    return False
+
+
+def _acts_for(user: User, case: Case, role: str) -> bool:
+    """Whether the user holds `role` for this case (not merely sees it)."""
+    if user.role != role:
+        return False
+    if role == "grid_staff":
+        return case.grid_id in _grid_ids(user)
+    if role == "building_leader":
+        return case.building_id in _building_ids(user)
+    if role == "handler":
+        return user.organisation_id is not None and case.assigned_org_id == user.organisation_id
+    return False
+
+
+def may_fire(user: User, case: Case, event: str) -> bool:
+    """Whether this user may fire this event on this case in its current state (ignoring guards)."""
+    role = EVENT_ROLES.get(event, {}).get(case.status)
+    return role is not None and _acts_for(user, case, role)
+
+
+def events_for(user: User, case: Case) -> list[str]:
+    """The events this user may fire now: the workflow's enabled events filtered by the policy."""
+    if not case.is_open:
+        return []
+    return [e.id for e in case.workflow.enabled_events() if may_fire(user, case, e.id)]
+
+
+def may_urge(user: User, case: Case) -> bool:
+    """Supervisors urge (催办) open cases in their scope."""
+    return user.role in SUPERVISORS and case.is_open and can_view(user, case)
+
+
+def may_reveal_phone(user: User, case: Case) -> bool:
+    """Grid staff of the case and its supervisors may see the full number, on a recorded action."""
+    if not case.reporter_phone:
+        return False
+    return (user.role == "grid_staff" and _acts_for(user, case, "grid_staff")) or (
+        user.role in SUPERVISORS and can_view(user, case)
+    )
+
+
+def may_record_callback(user: User, case: Case) -> bool:
+    return may_fire(user, case, "close")

@@ -1,0 +1,96 @@
+"""Case list, case detail with timeline, and the workflow actions (htmx fragments)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, make_response, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from casework import access
+from casework.extensions import db, htmx
+from casework.models import Category, Grid
+from casework.services import queries, transitions
+from casework.services.errors import Invalid, ServiceError
+from casework.ui import form_data, get_case_or_404
+from casework.workflow import EVENT_INPUTS, EVENTS
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+
+@bp.before_request
+@login_required
+def _require_login():
+    """Every case page needs a logged-in user."""
+
+
+@bp.route("/")
+def index():
+    """The user's cases, filtered by the URL's arguments; htmx gets just the rows."""
+    f = queries.CaseFilters.from_args(request.args)
+    cases, total = queries.list_cases(current_user, f)
+    template = "cases/_rows.html" if htmx and htmx.target == "case-rows" else "cases/index.html"
+    return render_template(template, cases=cases, total=total, f=f,
+                           categories=db.session.scalars(db.select(Category).order_by(Category.id)).all(),
+                           grids=db.session.scalars(db.select(Grid).order_by(Grid.id)).all())
+
+
+def render_case(case, *, status: int = 200, form_event: str | None = None, errors=None, values=None):
+    """The case panel fragment (or the full page on a plain request)."""
+    template = "cases/_case.html" if htmx else "cases/detail.html"
+    return make_response(render_template(
+        template, case=case, events=queries.timeline(case),
+        actions=access.events_for(current_user, case), form_event=form_event,
+        errors=errors or {}, values=values or {}, handlers=queries.handler_choices(case),
+    ), status)
+
+
+@bp.route("/<int:case_id>")
+def detail(case_id: int):
+    """The case with its timeline and the buttons this user may press."""
+    case = get_case_or_404(case_id, current_user)
+    return render_case(case)
+
+
+@bp.route("/<int:case_id>/events/<event>/form")
+def event_form(case_id: int, event: str):
+    """The inline form for an event that needs a note, a reason or a target."""
+    case = get_case_or_404(case_id, current_user)
+    if event not in EVENTS:
+        abort(404)
+    return render_template("cases/_event_form.html", case=case, event=event,
+                           needs=EVENT_INPUTS[event], errors={}, values={},
+                           handlers=queries.handler_choices(case))
+
+
+@bp.route("/<int:case_id>/events/<event>", methods=["POST"])
+def fire_event(case_id: int, event: str):
+    """Fire a workflow event; the panel re-renders, or the form comes back with its errors."""
+    case = get_case_or_404(case_id, current_user)
+    if event not in EVENTS:
+        abort(404)
+    data = form_data()
+    try:
+        transitions.fire(current_user, case, event, data, version=request.form.get("version", type=int))
+    except Invalid as exc:
+        db.session.rollback()
+        response = make_response(render_template(
+            "cases/_event_form.html", case=case, event=event, needs=EVENT_INPUTS[event],
+            errors=exc.errors, values=data, handlers=queries.handler_choices(case)), 422)
+        response.headers["HX-Retarget"] = f"#case-{case.id}-action"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    except ServiceError as exc:
+        db.session.rollback()
+        return refused(exc)
+    db.session.commit()
+    response = render_case(case)
+    response.headers["HX-Trigger"] = "case-changed"
+    return response
+
+
+def refused(exc: ServiceError):
+    """A refused action: the message in the alert area, and nothing changed."""
+    response = make_response(render_template("_error.html", status=exc.status, title=_("操作未完成"),
+                                             message=str(exc.message)), exc.status)
+    response.headers["HX-Retarget"] = "#alerts"
+    response.headers["HX-Reswap"] = "innerHTML"
+    return response

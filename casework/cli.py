@@ -1,0 +1,68 @@
+"""Command line: flask --app wsgi casework demo | create-user | ..."""
+from __future__ import annotations
+
+import time
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from casework.extensions import db
+from casework.models import Community, Organisation, User
+from casework.models.people import ROLES
+
+casework_cli = AppGroup("casework", help="Casework administration.")
+
+
+@casework_cli.command("demo")
+@click.option("--cases", "count", type=int, default=None, help="Only add N generated cases (for benchmarks).")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+def demo(count: int | None, if_empty: bool) -> None:
+    """Load the demo subdistrict, accounts (password: demo) and cases."""
+    from casework.services import demo as demo_service
+    has_users = db.session.scalar(select(func.count()).select_from(User))
+    started = time.perf_counter()
+    if count is not None and has_users:
+        n = demo_service.generate_cases(count, seed=int(time.time()))
+        db.session.commit()
+        click.echo(f"added {n} cases in {time.perf_counter() - started:.1f} s")
+        return
+    if has_users:
+        if if_empty:
+            click.echo("database already has data; demo not loaded")
+            return
+        raise click.ClickException("the database already has users; use --cases N to add cases")
+    demo_service.load_demo(cases=count if count is not None else 360)
+    db.session.commit()
+    click.echo(f"demo loaded in {time.perf_counter() - started:.1f} s; accounts use password 'demo'")
+
+
+@casework_cli.command("create-user")
+@click.argument("username")
+@click.option("--name", default=None, help="Display name.")
+@click.option("--role", type=click.Choice(ROLES), default="admin")
+@click.option("--organisation", default=None, help="Organisation name (handlers).")
+@click.option("--community", default=None, help="Community name (community supervisors).")
+@click.password_option()
+def create_user(username, name, role, organisation, community, password) -> None:
+    """Create a user account."""
+    if db.session.scalar(select(User.id).where(User.username == username)):
+        raise click.ClickException(f"user {username} exists")
+    user = User(username=username, display_name=name or username, role=role)
+    if organisation:
+        user.organisation = db.session.scalars(select(Organisation).where(Organisation.name == organisation)).first()
+        if user.organisation is None:
+            raise click.ClickException(f"no organisation named {organisation}")
+    if community:
+        user.community = db.session.scalars(select(Community).where(Community.name == community)).first()
+        if user.community is None:
+            raise click.ClickException(f"no community named {community}")
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"created {role} {username}")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(casework_cli)

@@ -1,0 +1,43 @@
+"""Words the UI shows for the workflow's codes, in Chinese with English translations."""
+from flask_babel import lazy_gettext as _l
+
+STATUS = {
+    "reported": _l("新上报"), "triage": _l("网格研判"), "building_leader": _l("楼栋长处理"),
+    "handling": _l("物业/合伙人办理"), "resolved": _l("待回访"), "closed": _l("已办结"),
+}
+EVENT = {
+    "report": _l("上报"), "sign": _l("签收"), "merge": _l("合并为重复"), "reject": _l("不予受理"),
+    "withdraw": _l("撤销"), "dispatch": _l("派给楼栋长"), "dispatch_handler": _l("直派承办单位"),
+    "resolve": _l("就地解决"), "hand_on": _l("转交承办单位"), "accept": _l("承办签收"),
+    "report_done": _l("办结反馈"), "return_case": _l("退回"), "close": _l("回访办结"),
+    "reopen": _l("回访未解决，重办"), "urge": _l("催办"), "supervise": _l("督办"),
+    "warning": _l("预警"), "reveal_phone": _l("查看完整号码"), "comment": _l("备注"),
+    "resident_confirm": _l("居民确认解决"), "resident_reopen": _l("居民反馈未解决"),
+}
+# Short button words; the timeline uses EVENT.
+BUTTON = dict(EVENT, reopen=_l("重办"), close=_l("回访办结"), return_case=_l("退回"))
+PRIORITY = {"normal": _l("一般"), "urgent": _l("紧急"), "emergency": _l("特急")}
+CHANNEL = {"walk_in": _l("来访"), "phone": _l("电话"), "web": _l("网上"), "patrol": _l("巡查"),
+           "api": _l("接口")}
+RESOLUTION = {"solved": _l("已解决"), "duplicate": _l("重复件"), "rejected": _l("不予受理"),
+              "withdrawn": _l("已撤销")}
+SATISFACTION = {"satisfied": _l("满意"), "basically_satisfied": _l("基本满意"),
+                "dissatisfied": _l("不满意")}
+RETURN_REASON = {
+    "wrong_jurisdiction": _l("不属本辖区"), "not_our_duty": _l("非本单位职责"),
+    "insufficient_info": _l("信息不全"), "wrong_category": _l("分类错误"),
+    "needs_higher_level": _l("需上级协调"), "other": _l("其他"),
+}
+REJECT_REASON = {
+    "not_in_scope": _l("不属受理范围"), "invalid_report": _l("无效诉求"),
+    "already_solved": _l("已自行解决"), "other": _l("其他"),
+}
+REASON = {**RETURN_REASON, **REJECT_REASON}
+ROLE = {
+    "grid_staff": _l("网格员"), "building_leader": _l("楼栋长"), "handler": _l("承办人员"),
+    "community_supervisor": _l("社区督导"), "subdistrict_supervisor": _l("街道督导"),
+    "admin": _l("管理员"),
+}
+ORG_KIND = {"property": _l("物业服务企业"), "enterprise": _l("企业合伙人"),
+            "social_group": _l("社会组织"), "individual": _l("个人合伙人"),
+            "volunteer_team": _l("志愿服务队")}

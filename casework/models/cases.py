@@ -1,0 +1,170 @@
+"""A case, its immutable timeline (CaseEvent), its photos and the notices it raises."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from casework.extensions import db
+from casework.timekeeping import now
+from casework.workflow import (
+    CHANNELS, PRIORITIES, RESOLUTIONS, SATISFACTIONS, STATUSES, CaseWorkflow,
+)
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def mask_phone(phone: str | None) -> str:
+    """138****1234: what staff screens show of a resident's number."""
+    if not phone:
+        return ""
+    digits = phone.strip()
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "****" + digits[-4:]
+
+
+class Case(db.Model):
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(STATUSES)})", name="status"),
+        CheckConstraint(f"priority IN ({_in(PRIORITIES)})", name="priority"),
+        CheckConstraint(f"channel IN ({_in(CHANNELS)})", name="channel"),
+        CheckConstraint(f"resolution IS NULL OR resolution IN ({_in(RESOLUTIONS)})", name="resolution"),
+        CheckConstraint(f"satisfaction IS NULL OR satisfaction IN ({_in(SATISFACTIONS)})", name="satisfaction"),
+        # Boards read one scope and one status at a time, newest first.
+        Index("ix_case_grid_status", "grid_id", "status", "updated_at"),
+        Index("ix_case_community_status", "community_id", "status", "updated_at"),
+        Index("ix_case_building_status", "building_id", "status", "updated_at"),
+        Index("ix_case_org_status", "assigned_org_id", "status", "updated_at"),
+        Index("ix_case_status_updated", "status", "updated_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    tracking_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    title: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), index=True)
+    priority: Mapped[str] = mapped_column(String(20), default="normal")
+    channel: Mapped[str] = mapped_column(String(20), default="phone")
+    # grid and community are copied from the building so scope filters need no join.
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id"))
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    unit: Mapped[str] = mapped_column(String(60), default="")
+    reporter_name: Mapped[str | None] = mapped_column(String(60))
+    reporter_phone: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="reported")
+    assigned_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    returned_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    via_leader: Mapped[bool] = mapped_column(Boolean, default=False)
+    handler_accepted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    resolution: Mapped[str | None] = mapped_column(String(20))
+    satisfaction: Mapped[str | None] = mapped_column(String(30))
+    return_count: Mapped[int] = mapped_column(Integer, default=0)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+    stage_started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+    # Seams for time limits: the current stage's due time and the whole case's.
+    stage_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    category: Mapped["Category"] = relationship()  # noqa: F821
+    building: Mapped["Building"] = relationship()  # noqa: F821
+    grid: Mapped["Grid"] = relationship()  # noqa: F821
+    community: Mapped["Community"] = relationship()  # noqa: F821
+    assigned_org: Mapped["Organisation | None"] = relationship(foreign_keys=[assigned_org_id])  # noqa: F821
+    returned_org: Mapped["Organisation | None"] = relationship(foreign_keys=[returned_org_id])  # noqa: F821
+    duplicate_of: Mapped[Case | None] = relationship(remote_side=[id])
+    created_by: Mapped["User | None"] = relationship()  # noqa: F821
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="case", order_by="Attachment.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def workflow(self) -> CaseWorkflow:
+        """A machine bound to this row; built on demand because SQLAlchemy skips __init__ on load."""
+        return CaseWorkflow(model=self, state_field="status")
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.reporter_phone)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != "closed"
+
+    def __repr__(self) -> str:
+        return f"<Case {self.number} {self.status}>"
+
+
+class CaseEvent(db.Model):
+    """One immutable row of a case's timeline: a transition, an urge, a note, a reveal."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="transition")
+    event: Mapped[str] = mapped_column(String(30))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    # Who acted when no staff account did: "resident" or "system".
+    actor_label: Mapped[str | None] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    reason_code: Mapped[str | None] = mapped_column(String(30))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    # Whether the resident's tracking page may show this row (internal notes never are).
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now, index=True)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+    actor: Mapped["User | None"] = relationship()  # noqa: F821
+    organisation: Mapped["Organisation | None"] = relationship()  # noqa: F821
+
+
+class Attachment(db.Model):
+    """A photo kept outside static/ under a random name; read through the case's access policy."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(30))
+    stage: Mapped[str] = mapped_column(String(10), default="before")  # before / after
+    width: Mapped[int] = mapped_column(Integer, default=0)
+    height: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+
+    case: Mapped[Case] = relationship(back_populates="attachments")
+
+
+class Notification(db.Model):
+    """An in-app notice to one user (warning, urge, supervise), listed with an unread count."""
+
+    __table_args__ = (UniqueConstraint("user_id", "case_id", "kind", "level_key", name="once"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    # Makes the sweep idempotent: one notice per (user, case, kind, stage-start).
+    level_key: Mapped[str] = mapped_column(String(40), default="")
+    message: Mapped[str] = mapped_column(String(300), default="")
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+
+    case: Mapped[Case | None] = relationship()

@@ -1,0 +1,113 @@
+"""Read-side queries: case lists with filters, always inside the user's scope."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from casework import access
+from casework.extensions import db
+from casework.models import Building, Case, CaseEvent, Organisation, User
+from casework.workflow import PRIORITIES, STATUSES
+
+
+@dataclass
+class CaseFilters:
+    """Filters as they appear in the URL, so a filtered list can be bookmarked and shared."""
+
+    status: str = ""
+    category: int | None = None
+    priority: str = ""
+    grid: int | None = None
+    building: int | None = None
+    organisation: int | None = None
+    q: str = ""
+    overdue: bool = False
+    page: int = 1
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, args) -> CaseFilters:
+        """Read filters from request args, ignoring values that do not parse."""
+        def as_int(name):
+            raw = (args.get(name) or "").strip()
+            return int(raw) if raw.isdigit() else None
+        status = args.get("status", "")
+        priority = args.get("priority", "")
+        return cls(
+            status=status if status in STATUSES else "",
+            category=as_int("category"), priority=priority if priority in PRIORITIES else "",
+            grid=as_int("grid"), building=as_int("building"), organisation=as_int("organisation"),
+            q=(args.get("q") or "").strip()[:60], overdue=args.get("overdue") in ("1", "on", "true"),
+            page=max(1, as_int("page") or 1),
+        )
+
+    def as_args(self, **override) -> dict:
+        """The non-empty filters as URL arguments (for links that keep the filter)."""
+        values = {
+            "status": self.status, "category": self.category, "priority": self.priority,
+            "grid": self.grid, "building": self.building, "organisation": self.organisation,
+            "q": self.q, "overdue": "1" if self.overdue else None,
+        }
+        values.update(override)
+        return {k: v for k, v in values.items() if v not in (None, "", False)}
+
+
+def apply_filters(query: Select, f: CaseFilters, *, with_status: bool = True) -> Select:
+    """Narrow a Case query by the filters (scope is applied separately)."""
+    from casework.timekeeping import now
+    if with_status and f.status:
+        query = query.where(Case.status == f.status)
+    if f.category:
+        query = query.where(Case.category_id == f.category)
+    if f.priority:
+        query = query.where(Case.priority == f.priority)
+    if f.grid:
+        query = query.where(Case.grid_id == f.grid)
+    if f.building:
+        query = query.where(Case.building_id == f.building)
+    if f.organisation:
+        query = query.where(Case.assigned_org_id == f.organisation)
+    if f.overdue:
+        query = query.where(Case.status != "closed", Case.stage_due_at.is_not(None),
+                            Case.stage_due_at < now())
+    if f.q:
+        like = f"%{f.q.replace('%', '').replace('_', '')}%"
+        query = query.where(or_(Case.number.ilike(like), Case.title.ilike(like), Case.unit.ilike(like),
+                                Case.building_id.in_(select(Building.id).where(Building.name.ilike(like)))))
+    return query
+
+
+def card_options():
+    """Eager loads for a list of cards: a fixed number of queries however many cards."""
+    return (selectinload(Case.category), selectinload(Case.building), selectinload(Case.assigned_org))
+
+
+def list_cases(user: User, f: CaseFilters, per_page: int = 50) -> tuple[list[Case], int]:
+    """One page of the cases this user may see, newest first, and the total count."""
+    base = apply_filters(select(Case).where(access.scope_clause(user)), f)
+    total = db.session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
+    rows = db.session.scalars(
+        base.options(*card_options()).order_by(Case.updated_at.desc(), Case.id.desc())
+        .limit(per_page).offset((f.page - 1) * per_page)
+    ).all()
+    return list(rows), total or 0
+
+
+def timeline(case: Case) -> list[CaseEvent]:
+    """The case's events, oldest first, with actors loaded."""
+    return list(db.session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id)
+        .options(selectinload(CaseEvent.actor), selectinload(CaseEvent.organisation))
+        .order_by(CaseEvent.id)
+    ))
+
+
+def handler_choices(case: Case) -> list[Organisation]:
+    """Organisations a case can be handed to: the building's property company first, then partners."""
+    prop = case.building.property_company_id
+    orgs = db.session.scalars(select(Organisation).where(
+        Organisation.active.is_(True), or_(Organisation.kind != "property", Organisation.id == prop)
+    ).order_by(Organisation.id))
+    return sorted(orgs, key=lambda o: (o.id != prop, o.id))

@@ -1,0 +1,152 @@
+"""Moving a case through the workflow: the one place a case's status changes."""
+from __future__ import annotations
+
+import logging
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from casework import access
+from casework.extensions import db
+from casework.models import Case, CaseEvent, Organisation, User
+from casework.services.clock import start_stage
+from casework.services.errors import Invalid, Refused, Stale
+from casework.timekeeping import now
+from casework.workflow import (
+    EVENT_INPUTS, REJECT_REASONS, RESOLUTION_BY_EVENT, RETURN_REASONS, SATISFACTIONS,
+    TransitionNotAllowed,
+)
+
+log = logging.getLogger(__name__)
+NOTE_MAX = 2000
+
+
+def check_version(case: Case, seen_version: int | None) -> None:
+    """Refuse an action taken on an out-of-date view of the case, naming who changed it."""
+    if seen_version is None or int(seen_version) != case.version:
+        last = db.session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id.desc()).limit(1)
+        ).first()
+        who = (last.actor.display_name if last and last.actor else None) or _l("其他人")
+        raise Stale(_l("该案件已被%(who)s更新，请刷新后再操作。", who=who))
+
+
+def _validate(case: Case, event: str, data: dict) -> dict:
+    """Check what the event needs from the user; return the cleaned values or raise Invalid."""
+    errors: dict = {}
+    clean: dict = {"note": (data.get("note") or "").strip()}
+    if len(clean["note"]) > NOTE_MAX:
+        errors["note"] = _l("说明不能超过 %(n)d 字。", n=NOTE_MAX)
+    needs = EVENT_INPUTS.get(event, ())
+    if "note" in needs and not clean["note"]:
+        errors["note"] = _l("请填写说明。")
+    if "reason" in needs:
+        codes = RETURN_REASONS if event == "return_case" else REJECT_REASONS
+        reason = data.get("reason") or ""
+        if reason not in codes:
+            errors["reason"] = _l("请选择原因。")
+        elif reason == "other" and not clean["note"]:
+            errors["note"] = _l("原因为“其他”时请写明。")
+        clean["reason"] = reason
+    if "organisation" in needs:
+        org = None
+        raw = str(data.get("organisation") or "")
+        if raw.isdigit():
+            org = db.session.get(Organisation, int(raw))
+        if org is None or not org.active:
+            errors["organisation"] = _l("请选择承办单位。")
+        clean["organisation"] = org
+    if "satisfaction" in needs:
+        sat = data.get("satisfaction") or ""
+        if sat not in SATISFACTIONS:
+            errors["satisfaction"] = _l("请选择满意度。")
+        clean["satisfaction"] = sat
+    if "duplicate_of" in needs:
+        number = (data.get("duplicate_of") or "").strip().upper()
+        target = db.session.scalars(select(Case).where(Case.number == number)).first() if number else None
+        if target is None or target.id == case.id:
+            errors["duplicate_of"] = _l("请填写另一件案件的编号。")
+        elif not target.is_open:
+            errors["duplicate_of"] = _l("被合并到的案件必须尚未办结。")
+        clean["duplicate_of"] = target
+    if errors:
+        raise Invalid(_l("请检查填写的内容。"), errors)
+    return clean
+
+
+def _apply(case: Case, event: str, clean: dict, at, source: str) -> None:
+    """What each event does to the case besides its status."""
+    org = clean.get("organisation")
+    if event in ("dispatch_handler", "hand_on"):
+        case.assigned_org_id = org.id
+        case.handler_accepted_at = None
+        if case.returned_org_id == org.id:
+            case.returned_org_id = None
+    elif event == "accept":
+        case.handler_accepted_at = at
+    elif event in ("report_done", "resolve"):
+        case.resolved_at = at
+    elif event == "return_case" and source == "handling":
+        # A handler's return (退单): the organisation keeps sight of it in its "returned" column.
+        case.returned_org_id = case.assigned_org_id
+        case.assigned_org_id = None
+        case.handler_accepted_at = None
+    elif event == "reopen":
+        case.resolved_at = None
+        case.handler_accepted_at = None
+    elif event == "merge":
+        case.duplicate_of_id = clean["duplicate_of"].id
+    elif event == "close":
+        case.satisfaction = clean["satisfaction"]
+    if event in RESOLUTION_BY_EVENT:
+        case.resolution = RESOLUTION_BY_EVENT[event]
+        case.closed_at = at
+
+
+def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *,
+         version: int | None = None, actor_label: str | None = None, public: bool = True) -> CaseEvent:
+    """Fire `event` on `case` as `actor`: the case moves and its timeline gains one row, or nothing changes."""
+    data = data or {}
+    check_version(case, version)
+    if actor is not None and not access.may_fire(actor, case, event):
+        raise Refused(_l("您无权在当前状态下执行此操作。"))
+    clean = _validate(case, event, data)
+    source = case.status
+    if event not in {e.id for e in case.workflow.enabled_events()}:
+        raise Refused(_l("当前状态下不能执行此操作。"))
+    at = now()
+    try:
+        case.workflow.send(event)
+    except TransitionNotAllowed as exc:  # guards changed between the check and the send
+        raise Refused(_l("当前状态下不能执行此操作。")) from exc
+    _apply(case, event, clean, at, source)
+    case.updated_at = at
+    if case.status != source:
+        start_stage(case, at)
+    row = CaseEvent(
+        case=case, kind="transition", event=event, actor=actor, actor_label=actor_label,
+        from_status=source, to_status=case.status, note=clean["note"], reason_code=clean.get("reason"),
+        organisation_id=(clean["organisation"].id if clean.get("organisation") else None),
+        public=public, created_at=at,
+    )
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except StaleDataError as exc:  # a concurrent commit won the race
+        db.session.rollback()
+        raise Stale(_l("该案件刚被其他人更新，请刷新后再操作。")) from exc
+    log.info("case %s: %s %s -> %s by %s", case.number, event, source, case.status,
+             actor.username if actor else actor_label)
+    return row
+
+
+def add_event(actor: User | None, case: Case, kind: str, event: str, note: str = "", *,
+              public: bool = False, actor_label: str | None = None) -> CaseEvent:
+    """Append a non-transition row (urge, supervise, reveal, comment) to the timeline."""
+    row = CaseEvent(case=case, kind=kind, event=event, actor=actor, actor_label=actor_label,
+                    from_status=case.status, to_status=case.status, note=note, public=public,
+                    created_at=now())
+    db.session.add(row)
+    db.session.flush()
+    return row

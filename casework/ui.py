@@ -1,0 +1,76 @@
+"""Shared view helpers: template globals, filters and response headers. Blueprints import this, not each other."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask, abort, request
+from flask_babel import get_locale
+from flask_login import current_user
+
+from casework import access, labels
+from casework.extensions import db
+from casework.models import Case
+from casework.models.cases import mask_phone
+from casework.workflow import EVENT_INPUTS
+
+
+def get_case_or_404(case_id: int, user) -> Case:
+    """Load a case the user may see, or answer 404 (outside their scope looks like missing)."""
+    case = db.session.get(Case, case_id)
+    if case is None or not access.can_view(user, case):
+        abort(404)
+    return case
+
+
+def form_data() -> dict:
+    """The posted form as a plain dict of first values."""
+    return {k: request.form.get(k) for k in request.form}
+
+
+def _fmt_dt(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return value.strftime(fmt) if value else ""
+
+
+def _age(value: dt.datetime | None) -> str:
+    """Short age for a card: 5分钟 / 3小时 / 2天 (English: 5m / 3h / 2d)."""
+    from casework.timekeeping import now
+    if value is None:
+        return ""
+    seconds = max(0, int((now() - value).total_seconds()))
+    en = str(get_locale()).startswith("en")
+    if seconds < 3600:
+        return f"{seconds // 60}{'m' if en else '分钟'}"
+    if seconds < 86400:
+        return f"{seconds // 3600}{'h' if en else '小时'}"
+    return f"{seconds // 86400}{'d' if en else '天'}"
+
+
+def init_app(app: Flask) -> None:
+    """Register template helpers and the headers every response carries."""
+
+    @app.context_processor
+    def inject():
+        return {
+            "L": labels, "access": access, "locale": str(get_locale()), "EVENT_INPUTS": EVENT_INPUTS,
+            "category_label": lambda c: c.label(str(get_locale())) if c else "",
+        }
+
+    app.jinja_env.filters["dt"] = _fmt_dt
+    app.jinja_env.filters["age"] = _age
+    app.jinja_env.filters["mask_phone"] = mask_phone
+
+    @app.after_request
+    def headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        )
+        # Pages with residents' data must not sit in shared caches or the back-forward cache.
+        if current_user.is_authenticated and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+        response.vary.add("HX-Request")
+        return response

@@ -1,0 +1,120 @@
+"""The case workflow: states, then events, then guards by name. No Flask, no SQLAlchemy.
+
+The machine binds to any object with the attributes it reads (``status``, ``via_leader``,
+``assigned_org_id``, ``handler_accepted_at``, ``return_count``), so the same class drives a
+database row and a plain object in tests. Who may fire an event is not decided here but in
+``casework.access``; what an event needs from the user (a note, a reason, a target) is listed in
+``EVENT_INPUTS`` so the UI and the services read one table.
+"""
+from __future__ import annotations
+
+from statemachine import State, StateMachine
+from statemachine.exceptions import TransitionNotAllowed
+
+__all__ = [
+    "CaseWorkflow", "TransitionNotAllowed", "STATUSES", "OPEN_STATUSES", "PRIORITIES", "CHANNELS",
+    "RESOLUTIONS", "SATISFACTIONS", "RETURN_REASONS", "REJECT_REASONS", "EVENT_INPUTS",
+    "RESOLUTION_BY_EVENT", "EVENTS",
+]
+
+STATUSES = ("reported", "triage", "building_leader", "handling", "resolved", "closed")
+OPEN_STATUSES = STATUSES[:-1]
+PRIORITIES = ("normal", "urgent", "emergency")
+CHANNELS = ("walk_in", "phone", "web", "patrol", "api")
+RESOLUTIONS = ("solved", "duplicate", "rejected", "withdrawn")
+SATISFACTIONS = ("satisfied", "basically_satisfied", "dissatisfied")
+# Coded reasons make returns countable by cause on the dashboard.
+RETURN_REASONS = (
+    "wrong_jurisdiction", "not_our_duty", "insufficient_info", "wrong_category",
+    "needs_higher_level", "other",
+)
+REJECT_REASONS = ("not_in_scope", "invalid_report", "already_solved", "other")
+
+# What the user must supply with each event, beyond the version they saw.
+#   note: free text; reason: a coded reason (+ note); organisation: the handler to send to;
+#   duplicate_of: the case number that carries on; satisfaction: the call-back's rating.
+EVENT_INPUTS: dict[str, tuple[str, ...]] = {
+    "sign": (),
+    "accept": (),
+    "dispatch": (),
+    "dispatch_handler": ("organisation",),
+    "hand_on": ("organisation",),
+    "resolve": ("note",),
+    "report_done": ("note",),
+    "return_case": ("reason",),
+    "reject": ("reason",),
+    "merge": ("duplicate_of",),
+    "withdraw": ("note",),
+    "close": ("satisfaction",),
+    "reopen": ("note",),
+}
+
+RESOLUTION_BY_EVENT = {
+    "close": "solved", "merge": "duplicate", "reject": "rejected", "withdraw": "withdrawn",
+}
+
+
+class CaseWorkflow(StateMachine):
+    """reported → triage → building_leader → handling → resolved → closed, with the side roads."""
+
+    # States
+    reported = State("新上报", initial=True, value="reported")
+    triage = State("网格研判", value="triage")
+    building_leader = State("楼栋长处理", value="building_leader")
+    handling = State("物业/合伙人办理", value="handling")
+    resolved = State("待回访", value="resolved")
+    closed = State("已办结", final=True, value="closed")
+
+    # Events
+    sign = reported.to(triage)
+    merge = reported.to(closed) | triage.to(closed)
+    reject = reported.to(closed) | triage.to(closed)
+    withdraw = reported.to(closed) | triage.to(closed)
+    dispatch = triage.to(building_leader)
+    dispatch_handler = triage.to(handling)
+    resolve = triage.to(resolved) | building_leader.to(resolved)
+    hand_on = building_leader.to(handling)
+    accept = handling.to.itself(cond="awaiting_acceptance", internal=True)
+    report_done = handling.to(resolved)
+    return_case = (
+        building_leader.to(triage)
+        | handling.to(building_leader, cond="via_leader")
+        | handling.to(triage, unless="via_leader")
+    )
+    close = resolved.to(closed)
+    reopen = resolved.to(handling, cond="has_handler") | resolved.to(triage, unless="has_handler")
+
+    # Guards, by name
+    def via_leader(self) -> bool:
+        """The case reached the handler through a building leader, so a return goes back there."""
+        return bool(getattr(self.model, "via_leader", False))
+
+    def has_handler(self) -> bool:
+        """A handler organisation did the work, so a 'not solved' call-back goes back to it."""
+        return getattr(self.model, "assigned_org_id", None) is not None
+
+    def awaiting_acceptance(self) -> bool:
+        """The handler has not signed for the case yet."""
+        return getattr(self.model, "handler_accepted_at", None) is None
+
+    # Actions that only touch the bound object's plain attributes
+    def on_dispatch(self) -> None:
+        self.model.via_leader = True
+
+    def on_dispatch_handler(self) -> None:
+        self.model.via_leader = False
+
+    def on_return_case(self) -> None:
+        self.model.return_count = (self.model.return_count or 0) + 1
+
+
+EVENTS = tuple(e.id for e in CaseWorkflow.events)
+
+
+def mermaid_diagram() -> str:
+    """The state diagram in mermaid, as embedded in docs/workflow.md."""
+    return format(CaseWorkflow, "mermaid").strip()
+
+
+if __name__ == "__main__":  # python -m casework.workflow: print the diagram for docs/workflow.md
+    print(mermaid_diagram())

@@ -1,0 +1,168 @@
+"""Fixtures: one demo database per backend (SQLite, and PostgreSQL when TEST_DATABASE_URL is set),
+each test inside a transaction that is rolled back, a client with `login_as`, and factories."""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from casework import create_app
+from casework.config import TestConfig
+from casework.extensions import db
+from casework.models import Building, Case, Category, Organisation, User
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+CSRF_RE = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def _url(backend: str, tmp_path_factory) -> str:
+    if backend == "postgresql":
+        return os.environ["TEST_DATABASE_URL"]
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'casework.db'}"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def app(request, tmp_path_factory):
+    """An app on a database holding the demo data (loaded once per backend)."""
+    url = _url(request.param, tmp_path_factory)
+    uploads = tmp_path_factory.mktemp("uploads")
+    application = create_app(TestConfig)
+    application.config.update(SQLALCHEMY_DATABASE_URI=url, UPLOAD_FOLDER=str(uploads))
+    # The engine is built lazily from the config, so the URI above is the one used.
+    with application.app_context():
+        db.drop_all()
+        from casework.models import Counter  # noqa: F401
+        db.session.execute(db.text("DROP TABLE IF EXISTS alembic_version"))
+        db.session.commit()
+        db.create_all()
+        from casework.services.demo import load_demo
+        load_demo(cases=360)
+        db.session.commit()
+    application.backend = request.param
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=False)
+def session(app):
+    """Run the test inside an outer transaction that is rolled back afterwards.
+
+    Commits made by the code under test become SAVEPOINT releases, so every test starts from the
+    same demo data without reloading it.
+    """
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        # A plain session bound to the connection (Flask-SQLAlchemy's own would pick the engine).
+        scoped = scoped_session(sessionmaker(bind=connection, join_transaction_mode="create_savepoint"))
+        db.session = scoped
+        try:
+            yield scoped
+        finally:
+            scoped.remove()
+            db.session = original
+            if outer.is_active:
+                outer.rollback()
+            connection.close()
+
+
+class Client:
+    """A test client that logs in through the real form and carries the CSRF token."""
+
+    def __init__(self, app):
+        self.app = app
+        self.http = app.test_client()
+        self.token = None
+
+    def csrf(self) -> str:
+        if self.token is None:
+            page = self.http.get("/login")
+            self.token = CSRF_RE.search(page.text).group(1)
+        return self.token
+
+    def login_as(self, username: str, password: str = "demo"):
+        response = self.http.post("/login", data={"username": username, "password": password,
+                                                  "csrf_token": self.csrf()})
+        assert response.status_code == 302, f"login as {username} failed"
+        return response
+
+    def get(self, url, **kw):
+        return self.http.get(url, **kw)
+
+    def post(self, url, data=None, htmx: bool = False, csrf: bool = True, **kw):
+        data = dict(data or {})
+        headers = dict(kw.pop("headers", {}) or {})
+        if csrf:
+            headers.setdefault("X-CSRFToken", self.csrf())
+        if htmx:
+            headers["HX-Request"] = "true"
+        return self.http.post(url, data=data, headers=headers, **kw)
+
+
+@pytest.fixture
+def client(app, session):
+    return Client(app)
+
+
+@pytest.fixture
+def login_as(app, session):
+    """login_as("wangge01") → a Client logged in as that demo user."""
+    def make(username: str) -> Client:
+        c = Client(app)
+        c.login_as(username)
+        return c
+    return make
+
+
+def user(username: str) -> User:
+    return db.session.scalars(select(User).where(User.username == username)).one()
+
+
+def org(name_part: str) -> Organisation:
+    return db.session.scalars(select(Organisation).where(Organisation.name.contains(name_part))).one()
+
+
+@pytest.fixture
+def make_case(session):
+    """Factory: a new case in `reported` in a building of the given user's jurisdiction (default wangge01)."""
+    from casework.services import intake
+
+    def make(building: Building | None = None, *, title: str = "楼道灯不亮", category: str = "facilities",
+             priority: str | None = None, by: str = "wangge01", phone: str = "13812341234") -> Case:
+        actor = user(by)
+        if building is None:
+            building = actor.grids[0].buildings[0] if actor.grids else actor.buildings[0]
+        cat = db.session.scalars(select(Category).where(Category.code == category)).one()
+        case = intake.create_case(actor, title=title, description="测试描述", category_id=cat.id,
+                                  building_id=building.id, unit="1单元101", priority=priority,
+                                  channel="phone", reporter_name="王女士", reporter_phone=phone)
+        db.session.commit()
+        return case
+    return make
+
+
+@pytest.fixture
+def query_counter(app):
+    """Count SQL statements run inside the `with` block."""
+    class Counter:
+        def __init__(self):
+            self.count = 0
+
+        def __enter__(self):
+            self.count = 0
+            event.listen(db.engine, "before_cursor_execute", self._hit)
+            return self
+
+        def __exit__(self, *exc):
+            event.remove(db.engine, "before_cursor_execute", self._hit)
+
+        def _hit(self, *args, **kw):
+            self.count += 1
+    return Counter()

@@ -1,0 +1,122 @@
+"""The workflow alone, without an app: every allowed path and every refused event."""
+from __future__ import annotations
+
+import pytest
+
+from casework.workflow import EVENTS, STATUSES, CaseWorkflow, TransitionNotAllowed
+
+
+class Row:
+    def __init__(self, status="reported", via_leader=False, assigned_org_id=None, accepted=None):
+        self.status = status
+        self.via_leader = via_leader
+        self.assigned_org_id = assigned_org_id
+        self.handler_accepted_at = accepted
+        self.return_count = 0
+
+
+def machine(row: Row) -> CaseWorkflow:
+    return CaseWorkflow(model=row, state_field="status")
+
+
+# (start state, row attributes, event) -> expected target
+ALLOWED = [
+    ("reported", {}, "sign", "triage"),
+    ("reported", {}, "merge", "closed"),
+    ("reported", {}, "reject", "closed"),
+    ("reported", {}, "withdraw", "closed"),
+    ("triage", {}, "merge", "closed"),
+    ("triage", {}, "reject", "closed"),
+    ("triage", {}, "withdraw", "closed"),
+    ("triage", {}, "dispatch", "building_leader"),
+    ("triage", {}, "dispatch_handler", "handling"),
+    ("triage", {}, "resolve", "resolved"),
+    ("building_leader", {}, "resolve", "resolved"),
+    ("building_leader", {}, "hand_on", "handling"),
+    ("building_leader", {}, "return_case", "triage"),
+    ("handling", {}, "accept", "handling"),
+    ("handling", {}, "report_done", "resolved"),
+    ("handling", {"via_leader": True}, "return_case", "building_leader"),
+    ("handling", {"via_leader": False}, "return_case", "triage"),
+    ("resolved", {}, "close", "closed"),
+    ("resolved", {"assigned_org_id": 5}, "reopen", "handling"),
+    ("resolved", {"assigned_org_id": None}, "reopen", "triage"),
+]
+
+
+def _row(start, attrs):
+    return Row(status=start, via_leader=attrs.get("via_leader", False),
+               assigned_org_id=attrs.get("assigned_org_id"), accepted=attrs.get("accepted"))
+
+
+@pytest.mark.parametrize("start,attrs,event,target", ALLOWED)
+def test_allowed_transition(start, attrs, event, target):
+    row = _row(start, attrs)
+    machine(row).send(event)
+    assert row.status == target
+
+
+ALLOWED_PAIRS = {(s, e) for s, _a, e, _t in ALLOWED}
+REFUSED = [(s, e) for s in STATUSES for e in EVENTS if (s, e) not in ALLOWED_PAIRS]
+
+
+@pytest.mark.parametrize("start,event", REFUSED)
+def test_refused_event_changes_nothing(start, event):
+    row = Row(status=start)
+    with pytest.raises(TransitionNotAllowed):
+        machine(row).send(event)
+    assert row.status == start
+    assert row.return_count == 0
+
+
+def test_unknown_event_is_refused():
+    row = Row()
+    with pytest.raises(TransitionNotAllowed):
+        machine(row).send("teleport")
+    assert row.status == "reported"
+
+
+def test_accept_only_once():
+    row = Row(status="handling", accepted="2026-11-01")
+    assert "accept" not in [e.id for e in machine(row).enabled_events()]
+    with pytest.raises(TransitionNotAllowed):
+        machine(row).send("accept")
+
+
+def test_dispatch_marks_route_and_return_counts():
+    row = Row(status="triage")
+    m = machine(row)
+    m.send("dispatch")
+    assert row.via_leader is True
+    m.send("hand_on")
+    m.send("return_case")
+    assert (row.status, row.return_count) == ("building_leader", 1)
+    m.send("return_case")
+    assert (row.status, row.return_count) == ("triage", 2)
+
+
+def test_full_happy_path():
+    row = Row()
+    m = machine(row)
+    for event in ["sign", "dispatch", "hand_on"]:
+        m.send(event)
+    row.assigned_org_id = 1
+    for event in ["accept", "report_done", "reopen", "report_done", "close"]:
+        m.send(event)
+    assert row.status == "closed"
+    assert list(m.enabled_events()) == []
+
+
+def test_loading_a_stored_status_does_not_reenter_initial_state():
+    row = Row(status="resolved")
+    machine(row)
+    assert row.status == "resolved"
+
+
+def test_diagram_in_docs_is_current():
+    """docs/workflow.md embeds the mermaid diagram generated from the class; regenerate when it fails."""
+    from pathlib import Path
+
+    from casework.workflow import mermaid_diagram
+    text = (Path(__file__).resolve().parent.parent / "docs" / "workflow.md").read_text(encoding="utf-8")
+    assert mermaid_diagram() in text, "docs/workflow.md is stale: run `python -m casework.workflow > ...`"
