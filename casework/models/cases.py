@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
-    Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -74,6 +74,9 @@ class Case(db.Model):
     # Seams for time limits: the current stage's due time and the whole case's.
     stage_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Parking (挂账) pauses the clock: while parked_at is set, time does not count against the stage.
+    parked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    extension_count: Mapped[int] = mapped_column(Integer, default=0)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -127,6 +130,9 @@ class CaseEvent(db.Model):
     note: Mapped[str] = mapped_column(Text, default="")
     reason_code: Mapped[str | None] = mapped_column(String(30))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    # Timeliness of the stage this event ended: its due time and the working seconds it took.
+    stage_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    stage_seconds: Mapped[int | None] = mapped_column(Integer)
     # Whether the resident's tracking page may show this row (internal notes never are).
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now, index=True)
@@ -134,6 +140,30 @@ class CaseEvent(db.Model):
     case: Mapped[Case] = relationship(back_populates="events")
     actor: Mapped["User | None"] = relationship()  # noqa: F821
     organisation: Mapped["Organisation | None"] = relationship()  # noqa: F821
+
+
+class Extension(db.Model):
+    """A handler's request for more time (延期), decided by a community supervisor."""
+
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'approved', 'refused')", name="state"),
+        CheckConstraint("hours > 0", name="hours_positive"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="extend")  # extend / park
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    hours: Mapped[float] = mapped_column(Float, default=1)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+
+    case: Mapped[Case] = relationship()
+    requested_by: Mapped["User"] = relationship(foreign_keys=[requested_by_id])  # noqa: F821
+    decided_by: Mapped["User | None"] = relationship(foreign_keys=[decided_by_id])  # noqa: F821
 
 
 class Attachment(db.Model):
