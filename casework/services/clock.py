@@ -1,16 +1,180 @@
-"""The stage clock: when a case enters a stage, its stage start and due times are set here.
+"""The stage clock: time limits per category × priority × stage on the working calendar.
 
-The time-limit rules (category × priority × stage, working calendar) plug in behind
-`start_stage`; every transition and intake call it, so nothing else needs to change.
+Every transition and intake call `start_stage` (and `end_stage` before leaving a stage), so the
+due times of the current stage and of the whole case are always set; parking pauses the clock and
+an approved extension moves it.
 """
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from casework.models import Case
+from flask import g, has_app_context
+from sqlalchemy import select
+
+from casework.extensions import db
+from casework.models import STAGE_OF_STATUS, Case, CaseEvent, Category, HolidayOverride, Setting, TimeLimit
+from casework.timekeeping import (
+    WorkingCalendar, WorkingHours, add_working_time, classify, due_time, format_span, now,
+    working_time_between,
+)
+
+# Defaults from practice (12345 / 接诉即办): emergencies run on the wall clock (hours), others on
+# working hours (7.5 a day): urgent within a working day, normal within 7 working days overall.
+DEFAULT_LIMITS: dict[str, dict[str, float]] = {
+    "emergency": {"sign": 0.5, "dispatch": 0.5, "leader": 1, "handling": 2, "callback": 4, "case": 8},
+    "urgent": {"sign": 2, "dispatch": 2, "leader": 4, "handling": 7.5, "callback": 7.5, "case": 22.5},
+    "normal": {"sign": 4, "dispatch": 7.5, "leader": 15, "handling": 37.5, "callback": 15, "case": 52.5},
+}
+# Complex matters (neighbour disputes) get up to 15 working days.
+COMPLEX_LIMITS: dict[str, dict[str, float]] = {
+    "dispute": {"leader": 37.5, "handling": 75, "case": 112.5},
+}
+DEFAULT_SETTINGS = {
+    "working_hours": "08:30-12:00,13:30-17:30",
+    "warn_ratio": "0.25",            # due soon: less than a quarter of the stage's time left
+    "supervise_after_hours": "4",    # overdue this many working hours → 督办 to the community
+    "escalate_after_hours": "15",    # overdue this many working hours → 督办 to the subdistrict
+}
+
+
+def setting(key: str) -> str:
+    """An admin setting, or its default."""
+    row = db.session.get(Setting, key)
+    return row.value if row else DEFAULT_SETTINGS[key]
+
+
+def parse_working_hours(text: str) -> WorkingHours:
+    """'08:30-12:00,13:30-17:30' → WorkingHours (ValueError when unreadable)."""
+    periods = []
+    for part in text.split(","):
+        start, end = part.strip().split("-")
+        periods.append((dt.time.fromisoformat(start.strip()), dt.time.fromisoformat(end.strip())))
+    return WorkingHours(periods=tuple(periods))
+
+
+def calendar() -> WorkingCalendar:
+    """The working calendar with the admin's overrides, built once per request."""
+    if has_app_context() and "work_calendar" in g:
+        return g.work_calendar
+    overrides = {row.day: row.is_workday for row in db.session.scalars(select(HolidayOverride))}
+    cal = WorkingCalendar(hours=parse_working_hours(setting("working_hours")), overrides=overrides)
+    if has_app_context():
+        g.work_calendar = cal
+    return cal
+
+
+def forget_calendar() -> None:
+    """Drop the cached calendar and rules after an admin changes them."""
+    if has_app_context():
+        g.pop("work_calendar", None)
+        g.pop("time_rules", None)
+
+
+def _rules() -> dict[tuple[int | None, str, str], tuple[float, bool]]:
+    """The admin's time-limit rules, read once per request."""
+    if has_app_context() and "time_rules" in g:
+        return g.time_rules
+    rules = {(r.category_id, r.priority, r.stage): (r.hours, r.wall_clock)
+             for r in db.session.scalars(select(TimeLimit))}
+    if has_app_context():
+        g.time_rules = rules
+    return rules
+
+
+def rule_for(category_id: int | None, category_code: str, priority: str, stage: str) -> tuple[float, bool]:
+    """(hours, wall_clock): the category's rule, else the admin's default rule, else the built-in default."""
+    rules = _rules()
+    for key in ((category_id, priority, stage), (None, priority, stage)):
+        if key in rules:
+            return rules[key]
+    hours = COMPLEX_LIMITS.get(category_code, {}).get(stage) if priority == "normal" else None
+    return hours or DEFAULT_LIMITS[priority][stage], priority == "emergency"
+
+
+def limit_hours(case: Case, stage: str) -> tuple[float, bool]:
+    """(hours, wall_clock) for a stage of this case."""
+    category = db.session.get(Category, case.category_id) if case.category_id else None
+    return rule_for(case.category_id, category.code if category else "", case.priority, stage)
 
 
 def start_stage(case: Case, at: dt.datetime) -> None:
-    """Reset the stage clock on entering a new stage."""
+    """Start the clock of the stage the case has just entered (and of the whole case, on intake)."""
     case.stage_started_at = at
-    case.stage_due_at = None
+    stage = STAGE_OF_STATUS.get(case.status)
+    if stage is None:  # closed: no clock runs
+        case.stage_due_at = None
+        return
+    cal = calendar()
+    hours, wall = limit_hours(case, stage)
+    case.stage_due_at = due_time(cal, at, hours, wall)
+    if case.due_at is None:
+        case_hours, case_wall = limit_hours(case, "case")
+        case.due_at = due_time(cal, case.created_at or at, case_hours, case_wall)
+
+
+def elapsed(case: Case, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+    """Time that counts against the case between two instants (wall clock for emergencies)."""
+    if end <= start:
+        return dt.timedelta(0)
+    if case.priority == "emergency":
+        return end - start
+    return working_time_between(calendar(), start, end)
+
+
+def end_stage(case: Case, row: CaseEvent, at: dt.datetime) -> None:
+    """Record on the event row how long the stage it ends took and when it was due."""
+    row.stage_due_at = case.stage_due_at
+    row.stage_seconds = int(elapsed(case, case.stage_started_at or at, at).total_seconds())
+
+
+def shift_due(case: Case, hours: float) -> None:
+    """Move the stage and whole-case due times later by `hours` of counting time (extension, unpark)."""
+    cal = calendar()
+    wall = case.priority == "emergency"
+    if case.stage_due_at is not None:
+        case.stage_due_at = due_time(cal, case.stage_due_at, hours, wall)
+    if case.due_at is not None:
+        case.due_at = due_time(cal, case.due_at, hours, wall)
+
+
+@dataclass(frozen=True)
+class Badge:
+    """What a card shows of the clock: state plus the time left or late, language-neutral."""
+
+    state: str          # on_time / due_soon / overdue / parked / none
+    amount: float = 0
+    unit: str = "hours"  # hours / days
+
+
+def badge(case: Case, at: dt.datetime | None = None) -> Badge:
+    """The time-limit badge of a case's current stage."""
+    if case.status == "closed" or case.stage_due_at is None:
+        return Badge("none")
+    if case.parked_at is not None:
+        return Badge("parked")
+    at = at or now()
+    cal = calendar()
+    wall = case.priority == "emergency"
+    state = classify(cal, case.stage_started_at, case.stage_due_at, at, wall,
+                     float(setting("warn_ratio")))
+    if state == "overdue":
+        span = elapsed(case, case.stage_due_at, at)
+    else:
+        span = elapsed(case, at, case.stage_due_at)
+    amount, unit = format_span(span, 24 if wall else cal.hours.hours_per_day)
+    return Badge(state, amount, unit)
+
+
+def hours_overdue(case: Case, at: dt.datetime) -> float:
+    """Counting hours past the stage's due time (0 when not late)."""
+    if case.stage_due_at is None or at <= case.stage_due_at:
+        return 0.0
+    return elapsed(case, case.stage_due_at, at).total_seconds() / 3600
+
+
+def add_hours(at: dt.datetime, hours: float, wall: bool) -> dt.datetime:
+    """`hours` of counting time after `at`."""
+    if wall:
+        return at + dt.timedelta(hours=hours)
+    return add_working_time(calendar(), at, dt.timedelta(hours=hours))

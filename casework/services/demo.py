@@ -13,7 +13,8 @@ from casework.models import (
     Building, Case, CaseEvent, Category, Community, Grid, Organisation, Subdistrict, User,
 )
 from casework.services.numbering import TRACKING_ALPHABET, TRACKING_LENGTH, case_number, next_value
-from casework.timekeeping import now
+from casework.services.clock import calendar, rule_for
+from casework.timekeeping import due_time, now, working_time_between
 from casework.workflow import CaseWorkflow
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,31 @@ PATHS = [
 ]
 
 
+def _walk(path: list[str]) -> list[tuple[str, str | None, str, bool, int]]:
+    """Walk a path on the real machine once: (event, source, target, via_leader, return_count) per step."""
+    class Row:
+        status, via_leader, assigned_org_id, handler_accepted_at, return_count = "reported", False, None, None, 0
+
+    row = Row()
+    machine = CaseWorkflow(model=row, state_field="status")
+    steps = []
+    for event in path:
+        source = None if event == "report" else row.status
+        if event != "report":
+            machine.send(event)
+        if event in ("hand_on", "dispatch_handler"):
+            row.assigned_org_id = 1
+        elif event == "accept":
+            row.handler_accepted_at = 1
+        elif event == "return_case":
+            row.assigned_org_id = None
+        steps.append((event, source, row.status, row.via_leader, row.return_count))
+    return steps
+
+
+STEPS = [_walk(p) for p in PATHS]
+
+
 def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
     """Insert `count` cases with their timelines in bulk (100,000 in well under a minute)."""
     rng = random.Random(seed)
@@ -149,6 +175,9 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
     for u in users:
         if u.role == "handler":
             handler_of_org.setdefault(u.organisation_id, u.id)
+    cal = calendar()
+    stage_of = {"reported": "sign", "triage": "dispatch", "building_leader": "leader",
+                "handling": "handling", "resolved": "callback"}
     partners = [o.id for o in db.session.scalars(select(Organisation).where(Organisation.kind != "property"))]
     end = now()
     last_seq = next_value(f"case-{end.year}", count)
@@ -157,11 +186,8 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
     batch_cases, batch_events = [], []
     inserted = 0
 
-    class Row:  # a plain object the workflow machine can walk
-        pass
-
     for i in range(count):
-        path = rng.choice(PATHS)
+        steps = rng.choice(STEPS)
         category = rng.choice(categories)
         building = rng.choice(buildings)
         grid = grids[building.grid_id]
@@ -169,10 +195,7 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
         created = end - dt.timedelta(days=rng.uniform(0.05, days))
         org = building.property_company_id if rng.random() < 0.8 or not partners else rng.choice(partners)
         case_id = max_id + i + 1
-        row = Row()
-        row.status, row.via_leader, row.assigned_org_id = "reported", False, None
-        row.handler_accepted_at, row.return_count = None, 0
-        machine = CaseWorkflow(model=row, state_field="status")
+        assigned_org = accepted_at = None
         values = dict(
             id=case_id, number=case_number(end.year, first_seq + i), tracking_code=_code(),
             title=rng.choice(TITLES[category.code]), description=rng.choice(DESCRIPTIONS),
@@ -184,31 +207,36 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
             resolved_at=None, closed_at=None, duplicate_of_id=None, version=1,
         )
         at = created
+        wall = priority == "emergency"
+
+        def due(stage: str, start: dt.datetime) -> dt.datetime:
+            hours, wall_clock = rule_for(category.id, category.code, priority, stage)
+            return due_time(cal, start, hours, wall_clock)
+
+        stage_start, stage_due = created, due("sign", created)
+        values["due_at"] = due("case", created)
         remaining = (end - created).total_seconds()
-        for event in path:
+        for event, source, target, via_leader, return_count in steps:
             if event != "report":
                 step = min(rng.uniform(0.2, 30) * 3600, remaining / 3)
                 remaining -= step
                 at = at + dt.timedelta(seconds=step)
-            source = row.status
-            if event != "report":
-                machine.send(event)
             actor = staff_of_grid[grid.id]
             org_id = None
             note, reason = "", None
             if event in ("hand_on", "dispatch_handler"):
-                row.assigned_org_id = org_id = org
+                assigned_org = org_id = org
             elif event == "accept":
-                actor = handler_of_org.get(row.assigned_org_id)
-                row.handler_accepted_at = at
+                actor = handler_of_org.get(assigned_org)
+                accepted_at = at
             elif event == "report_done":
-                actor, note = handler_of_org.get(row.assigned_org_id), "已安排师傅上门处理完毕。"
+                actor, note = handler_of_org.get(assigned_org), "已安排师傅上门处理完毕。"
                 values["resolved_at"] = at
             elif event == "return_case":
-                actor, reason = handler_of_org.get(row.assigned_org_id), "not_our_duty"
+                actor, reason = handler_of_org.get(assigned_org), "not_our_duty"
                 note = "该事项不属于物业服务范围，请协调相关部门。"
-                values["returned_org_id"] = row.assigned_org_id
-                row.assigned_org_id = None
+                values["returned_org_id"] = assigned_org
+                assigned_org = accepted_at = None
             elif event == "resolve":
                 if source == "building_leader":
                     actor = leader_of_building.get(building.id)
@@ -230,15 +258,25 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
                 actor = leader_of_building.get(building.id)
             if event == "report":
                 actor = None if values["channel"] == "web" else actor
+            stage_seconds = stage_due_at = None
+            if event != "report":
+                stage_due_at = stage_due
+                span = (at - stage_start) if wall else working_time_between(cal, stage_start, at)
+                stage_seconds = int(span.total_seconds())
+                if target != source:
+                    stage_start = at
+                    stage_due = due(stage_of[target], at) if target in stage_of else None
             batch_events.append(dict(
+                stage_due_at=stage_due_at, stage_seconds=stage_seconds,
                 case_id=case_id, kind="transition", event=event, actor_id=actor,
                 actor_label="resident" if actor is None and event == "report" else None,
-                from_status=None if event == "report" else source, to_status=row.status,
+                from_status=source, to_status=target,
                 note=note, reason_code=reason, organisation_id=org_id, public=True, created_at=at,
             ))
-        values.update(status=row.status, via_leader=row.via_leader, assigned_org_id=row.assigned_org_id,
-                      handler_accepted_at=row.handler_accepted_at, return_count=row.return_count,
-                      updated_at=at, stage_started_at=at, created_by_id=None)
+        values.update(status=target, via_leader=via_leader, assigned_org_id=assigned_org,
+                      handler_accepted_at=accepted_at, return_count=return_count,
+                      updated_at=at, stage_started_at=stage_start, stage_due_at=stage_due,
+                      created_by_id=None, parked_at=None, extension_count=0)
         batch_cases.append(values)
         if len(batch_cases) >= 5000:
             inserted += _flush(batch_cases, batch_events)
@@ -250,8 +288,9 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
 def _flush(cases: list[dict], events: list[dict]) -> int:
     n = len(cases)
     if cases:
-        db.session.execute(insert(Case), cases)
-        db.session.execute(insert(CaseEvent), events)
+        # Core inserts: executemany without the ORM's per-row bookkeeping.
+        db.session.execute(insert(Case.__table__), cases)
+        db.session.execute(insert(CaseEvent.__table__), events)
     cases.clear()
     events.clear()
     return n

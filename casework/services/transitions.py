@@ -10,7 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from casework import access
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Organisation, User
-from casework.services.clock import start_stage
+from casework.services.clock import end_stage, start_stage
 from casework.services.errors import Invalid, Refused, Stale
 from casework.timekeeping import now
 from casework.workflow import (
@@ -122,14 +122,16 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
         raise Refused(_l("当前状态下不能执行此操作。")) from exc
     _apply(case, event, clean, at, source)
     case.updated_at = at
-    if case.status != source:
-        start_stage(case, at)
     row = CaseEvent(
         case=case, kind="transition", event=event, actor=actor, actor_label=actor_label,
         from_status=source, to_status=case.status, note=clean["note"], reason_code=clean.get("reason"),
         organisation_id=(clean["organisation"].id if clean.get("organisation") else None),
         public=public, created_at=at,
     )
+    if case.status != source:
+        case.parked_at = None  # leaving the stage ends any parking
+        end_stage(case, row, at)
+        start_stage(case, at)
     db.session.add(row)
     try:
         db.session.flush()

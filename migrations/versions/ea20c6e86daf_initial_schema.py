@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: af9126c30ea0
+Revision ID: ea20c6e86daf
 Revises: 
-Create Date: 2026-11-28 19:01:26.891530
+Create Date: 2026-11-28 19:05:01.497230
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'af9126c30ea0'
+revision = 'ea20c6e86daf'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -52,6 +52,11 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation')),
     sa.UniqueConstraint('name', name=op.f('uq_organisation_name'))
     )
+    op.create_table('setting',
+    sa.Column('key', sa.String(length=60), nullable=False),
+    sa.Column('value', sa.String(length=300), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_setting'))
+    )
     op.create_table('subdistrict',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=80), nullable=False),
@@ -68,6 +73,20 @@ def upgrade():
     with op.batch_alter_table('community', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_community_subdistrict_id'), ['subdistrict_id'], unique=False)
 
+    op.create_table('time_limit',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('category_id', sa.Integer(), nullable=True),
+    sa.Column('priority', sa.String(length=20), nullable=False),
+    sa.Column('stage', sa.String(length=20), nullable=False),
+    sa.Column('hours', sa.Float(), nullable=False),
+    sa.Column('wall_clock', sa.Boolean(), nullable=False),
+    sa.CheckConstraint("priority IN ('normal', 'urgent', 'emergency')", name=op.f('ck_time_limit_priority')),
+    sa.CheckConstraint("stage IN ('sign', 'dispatch', 'leader', 'handling', 'callback', 'case')", name=op.f('ck_time_limit_stage')),
+    sa.CheckConstraint('hours > 0', name=op.f('ck_time_limit_hours_positive')),
+    sa.ForeignKeyConstraint(['category_id'], ['category.id'], name=op.f('fk_time_limit_category_id_category')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_time_limit')),
+    sa.UniqueConstraint('category_id', 'priority', 'stage', name='one_rule')
+    )
     op.create_table('grid',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('community_id', sa.Integer(), nullable=False),
@@ -153,6 +172,8 @@ def upgrade():
     sa.Column('stage_started_at', sa.DateTime(), nullable=False),
     sa.Column('stage_due_at', sa.DateTime(), nullable=True),
     sa.Column('due_at', sa.DateTime(), nullable=True),
+    sa.Column('parked_at', sa.DateTime(), nullable=True),
+    sa.Column('extension_count', sa.Integer(), nullable=False),
     sa.Column('resolved_at', sa.DateTime(), nullable=True),
     sa.Column('closed_at', sa.DateTime(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -223,6 +244,8 @@ def upgrade():
     sa.Column('note', sa.Text(), nullable=False),
     sa.Column('reason_code', sa.String(length=30), nullable=True),
     sa.Column('organisation_id', sa.Integer(), nullable=True),
+    sa.Column('stage_due_at', sa.DateTime(), nullable=True),
+    sa.Column('stage_seconds', sa.Integer(), nullable=True),
     sa.Column('public', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['user.id'], name=op.f('fk_case_event_actor_id_user')),
@@ -234,6 +257,28 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_case_event_actor_id'), ['actor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_event_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_event_created_at'), ['created_at'], unique=False)
+
+    op.create_table('extension',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('requested_by_id', sa.Integer(), nullable=False),
+    sa.Column('hours', sa.Float(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('state', sa.String(length=10), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint("state IN ('pending', 'approved', 'refused')", name=op.f('ck_extension_state')),
+    sa.CheckConstraint('hours > 0', name=op.f('ck_extension_hours_positive')),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_extension_case_id_case'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['user.id'], name=op.f('fk_extension_decided_by_id_user')),
+    sa.ForeignKeyConstraint(['requested_by_id'], ['user.id'], name=op.f('fk_extension_requested_by_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_extension'))
+    )
+    with op.batch_alter_table('extension', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_extension_case_id'), ['case_id'], unique=False)
 
     op.create_table('notification',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -263,6 +308,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_notification_case_id'))
 
     op.drop_table('notification')
+    with op.batch_alter_table('extension', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_extension_case_id'))
+
+    op.drop_table('extension')
     with op.batch_alter_table('case_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_event_created_at'))
         batch_op.drop_index(batch_op.f('ix_case_event_case_id'))
@@ -305,11 +354,13 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_grid_community_id'))
 
     op.drop_table('grid')
+    op.drop_table('time_limit')
     with op.batch_alter_table('community', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_community_subdistrict_id'))
 
     op.drop_table('community')
     op.drop_table('subdistrict')
+    op.drop_table('setting')
     op.drop_table('organisation')
     op.drop_table('holiday_override')
     op.drop_table('counter')
