@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask, render_template, request, session
+from flask import Flask, has_request_context, render_template, request, session
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
@@ -17,7 +17,7 @@ from casework.extensions import babel, csrf, db, htmx, limiter, login_manager, m
 
 def get_locale() -> str:
     """The user's choice from the language switch, else Chinese."""
-    chosen = session.get("lang")
+    chosen = session.get("lang") if has_request_context() else None
     if chosen in ("zh_Hans_CN", "en"):
         return chosen
     return "zh_Hans_CN"
@@ -69,12 +69,26 @@ def create_app(config: type | dict | None = None) -> Flask:
 
     from casework import models  # noqa: F401  (register tables)
     from casework.auth.views import bp as auth_bp
+    from casework.boards.views import bp as boards_bp
     from casework.cases.views import bp as cases_bp
     from casework.intake.views import bp as intake_bp
+    from casework.public.staff import bp as public_staff_bp
+    from casework.public.views import bp as public_bp
+    from casework.reports.views import bp as reports_bp
+    from casework.timeliness.views import bp as timeliness_bp
+    from casework.notices.views import bp as notices_bp
+    from casework.admin.views import bp as admin_bp
 
     app.register_blueprint(auth_bp)
+    app.register_blueprint(boards_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(intake_bp)
+    app.register_blueprint(public_bp)
+    app.register_blueprint(public_staff_bp)
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(timeliness_bp)
+    app.register_blueprint(notices_bp)
+    app.register_blueprint(admin_bp)
 
     from casework.cli import register_cli
     register_cli(app)

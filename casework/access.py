@@ -117,3 +117,18 @@ def may_reveal_phone(user: User, case: Case) -> bool:
 
 def may_record_callback(user: User, case: Case) -> bool:
     return may_fire(user, case, "close")
+
+
+def may_request_extension(user: User, case: Case) -> bool:
+    """The handler working a case may ask for more time (延期) or to park it (挂账)."""
+    return case.status == "handling" and _acts_for(user, case, "handler")
+
+
+def may_decide_extension(user: User, case: Case) -> bool:
+    """Community supervisors (and the subdistrict) approve or refuse extensions in their scope."""
+    return user.role in SUPERVISORS and can_view(user, case)
+
+
+def may_resume(user: User, case: Case) -> bool:
+    """A parked case is resumed by its handler or a supervisor."""
+    return case.parked_at is not None and (may_request_extension(user, case) or may_decide_extension(user, case))

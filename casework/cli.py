@@ -64,5 +64,29 @@ def create_user(username, name, role, organisation, community, password) -> None
     click.echo(f"created {role} {username}")
 
 
+@casework_cli.command("purge")
+@click.option("--days", type=int, default=None, help="Retention in days (default: RETENTION_DAYS).")
+def purge(days: int | None) -> None:
+    """Erase reporters' names and numbers from cases closed longer ago than the retention period."""
+    from flask import current_app
+
+    from casework.services import residents
+    days = current_app.config["RETENTION_DAYS"] if days is None else days
+    if days < 0:
+        raise click.BadParameter("must not be negative", param_hint="--days")
+    count = residents.purge_personal_data(days)
+    db.session.commit()
+    click.echo(f"erased reporter name and phone from {count} case(s) closed more than {days} days ago")
+
+
+@casework_cli.command("sweep")
+def sweep_command() -> None:
+    """Turn lateness into warnings, urges and supervision notices (idempotent; run from cron)."""
+    from casework.services.escalation import sweep
+    counts = sweep()
+    db.session.commit()
+    click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(casework_cli)

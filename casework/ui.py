@@ -8,6 +8,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 
 from casework import access, labels
+from casework.services import clock, escalation, timeliness
 from casework.extensions import db
 from casework.models import Case
 from casework.models.cases import mask_phone
@@ -20,6 +21,23 @@ def get_case_or_404(case_id: int, user) -> Case:
     if case is None or not access.can_view(user, case):
         abort(404)
     return case
+
+
+def refused(exc):
+    """A refused action (a ServiceError): the message in the alert area, and nothing changed.
+
+    A plain (non-htmx) request gets the full error page instead of a fragment.
+    """
+    from flask import make_response, render_template
+    from flask_babel import gettext as _
+    from casework.extensions import htmx
+    template = "_error.html" if htmx else "error.html"
+    response = make_response(render_template(template, status=exc.status, title=_("操作未完成"),
+                                             message=str(exc.message)), exc.status)
+    if htmx:
+        response.headers["HX-Retarget"] = "#alerts"
+        response.headers["HX-Reswap"] = "innerHTML"
+    return response
 
 
 def form_data() -> dict:
@@ -53,6 +71,9 @@ def init_app(app: Flask) -> None:
         return {
             "L": labels, "access": access, "locale": str(get_locale()), "EVENT_INPUTS": EVENT_INPUTS,
             "category_label": lambda c: c.label(str(get_locale())) if c else "",
+            "clock_badge": clock.badge,
+            "clock_pending": timeliness.pending,
+            "unread_notices": (lambda: escalation.unread_count(current_user)) if current_user.is_authenticated else (lambda: 0),
         }
 
     app.jinja_env.filters["dt"] = _fmt_dt

@@ -49,6 +49,18 @@ def app(request, tmp_path_factory):
         db.engine.dispose()
 
 
+class _TestScopedSession(scoped_session):
+    """A scoped session that outlives each request's teardown, so the test keeps its objects."""
+
+    def remove(self) -> None:
+        # Flask-SQLAlchemy removes the session when an app context ends; within a test the session
+        # lives on (like the database it stands for); expiring makes the next request reload rows.
+        self.registry().expire_all()
+
+    def really_remove(self) -> None:
+        super().remove()
+
+
 @pytest.fixture(autouse=False)
 def session(app):
     """Run the test inside an outer transaction that is rolled back afterwards.
@@ -61,12 +73,12 @@ def session(app):
         outer = connection.begin()
         original = db.session
         # A plain session bound to the connection (Flask-SQLAlchemy's own would pick the engine).
-        scoped = scoped_session(sessionmaker(bind=connection, join_transaction_mode="create_savepoint"))
+        scoped = _TestScopedSession(sessionmaker(bind=connection, join_transaction_mode="create_savepoint"))
         db.session = scoped
         try:
             yield scoped
         finally:
-            scoped.remove()
+            scoped.really_remove()
             db.session = original
             if outer.is_active:
                 outer.rollback()
@@ -83,18 +95,24 @@ class Client:
 
     def csrf(self) -> str:
         if self.token is None:
-            page = self.http.get("/login")
+            page = self._fresh(self.http.get, "/login")
             self.token = CSRF_RE.search(page.text).group(1)
         return self.token
 
     def login_as(self, username: str, password: str = "demo"):
-        response = self.http.post("/login", data={"username": username, "password": password,
-                                                  "csrf_token": self.csrf()})
+        response = self._fresh(self.http.post, "/login", data={"username": username, "password": password,
+                                                               "csrf_token": self.csrf()})
         assert response.status_code == 302, f"login as {username} failed"
         return response
 
+    def _fresh(self, call, *args, **kw):
+        # The test's own app context would otherwise be reused by every request, sharing `g`
+        # (and Flask-Login's cached user) between clients. A fresh context per request isolates them.
+        with self.app.app_context():
+            return call(*args, **kw)
+
     def get(self, url, **kw):
-        return self.http.get(url, **kw)
+        return self._fresh(self.http.get, url, **kw)
 
     def post(self, url, data=None, htmx: bool = False, csrf: bool = True, **kw):
         data = dict(data or {})
@@ -103,7 +121,7 @@ class Client:
             headers.setdefault("X-CSRFToken", self.csrf())
         if htmx:
             headers["HX-Request"] = "true"
-        return self.http.post(url, data=data, headers=headers, **kw)
+        return self._fresh(self.http.post, url, data=data, headers=headers, **kw)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Case list, case detail with timeline, and the workflow actions (htmx fragments)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, make_response, render_template, request
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -9,8 +9,8 @@ from casework import access
 from casework.extensions import db, htmx
 from casework.models import Category, Grid
 from casework.services import queries, transitions
-from casework.services.errors import Invalid, ServiceError
-from casework.ui import form_data, get_case_or_404
+from casework.services.errors import Invalid, Refused, ServiceError
+from casework.ui import form_data, get_case_or_404, refused
 from casework.workflow import EVENT_INPUTS, EVENTS
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -56,6 +56,11 @@ def event_form(case_id: int, event: str):
     case = get_case_or_404(case_id, current_user)
     if event not in EVENTS:
         abort(404)
+    if event not in access.events_for(current_user, case):
+        # A stale page offered the button: say so now, not after the user has filled the form in.
+        return refused(Refused(_("当前状态下您不能执行此操作，请刷新页面。")))
+    if not htmx:  # without JavaScript the link opens the case page with the form in place
+        return render_case(case, form_event=event)
     return render_template("cases/_event_form.html", case=case, event=event,
                            needs=EVENT_INPUTS[event], errors={}, values={},
                            handlers=queries.handler_choices(case))
@@ -72,6 +77,8 @@ def fire_event(case_id: int, event: str):
         transitions.fire(current_user, case, event, data, version=request.form.get("version", type=int))
     except Invalid as exc:
         db.session.rollback()
+        if not htmx:
+            return render_case(case, status=422, form_event=event, errors=exc.errors, values=data)
         response = make_response(render_template(
             "cases/_event_form.html", case=case, event=event, needs=EVENT_INPUTS[event],
             errors=exc.errors, values=data, handlers=queries.handler_choices(case)), 422)
@@ -82,15 +89,9 @@ def fire_event(case_id: int, event: str):
         db.session.rollback()
         return refused(exc)
     db.session.commit()
+    if not htmx:  # a plain form post: back to the case page, so a reload does not post again
+        return redirect(url_for("cases.detail", case_id=case.id), 303)
     response = render_case(case)
     response.headers["HX-Trigger"] = "case-changed"
     return response
 
-
-def refused(exc: ServiceError):
-    """A refused action: the message in the alert area, and nothing changed."""
-    response = make_response(render_template("_error.html", status=exc.status, title=_("操作未完成"),
-                                             message=str(exc.message)), exc.status)
-    response.headers["HX-Retarget"] = "#alerts"
-    response.headers["HX-Reswap"] = "innerHTML"
-    return response

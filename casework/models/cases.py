@@ -183,6 +183,21 @@ class Attachment(db.Model):
     case: Mapped[Case] = relationship(back_populates="attachments")
 
 
+class Escalation(db.Model):
+    """One rung of the lateness ladder reached by one stage of a case; makes the sweep idempotent."""
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "level", "stage_key", name="once"),
+        CheckConstraint("level IN ('warning', 'urge', 'supervise', 'supervise_subdistrict')", name="level"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    level: Mapped[str] = mapped_column(String(30))
+    # The stage's start time identifies the stage: a new stage climbs the ladder afresh.
+    stage_key: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+
+
 class Notification(db.Model):
     """An in-app notice to one user (warning, urge, supervise), listed with an unread count."""
 

@@ -123,7 +123,7 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
     _apply(case, event, clean, at, source)
     case.updated_at = at
     row = CaseEvent(
-        case=case, kind="transition", event=event, actor=actor, actor_label=actor_label,
+        case_id=case.id, kind="transition", event=event, actor=actor, actor_label=actor_label,
         from_status=source, to_status=case.status, note=clean["note"], reason_code=clean.get("reason"),
         organisation_id=(clean["organisation"].id if clean.get("organisation") else None),
         public=public, created_at=at,
@@ -146,7 +146,7 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
 def add_event(actor: User | None, case: Case, kind: str, event: str, note: str = "", *,
               public: bool = False, actor_label: str | None = None) -> CaseEvent:
     """Append a non-transition row (urge, supervise, reveal, comment) to the timeline."""
-    row = CaseEvent(case=case, kind=kind, event=event, actor=actor, actor_label=actor_label,
+    row = CaseEvent(case_id=case.id, kind=kind, event=event, actor=actor, actor_label=actor_label,
                     from_status=case.status, to_status=case.status, note=note, public=public,
                     created_at=now())
     db.session.add(row)

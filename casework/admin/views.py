@@ -1,0 +1,77 @@
+"""Admin configuration: time limits per category × priority × stage, and the holiday calendar overrides."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from casework.extensions import db
+from casework.services import policy_admin
+from casework.services.errors import Invalid
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+@login_required
+def _admins_only():
+    """Only administrators configure the system; others see a 404."""
+    if current_user.role != "admin":
+        abort(404)
+
+
+@bp.route("/")
+def index():
+    """The admin's start page."""
+    return redirect(url_for("admin.limits"))
+
+
+@bp.route("/limits", methods=["GET", "POST"])
+def limits():
+    """The time-limit table; saving checks every cell and changes nothing if one is wrong."""
+    errors: dict = {}
+    values = dict(request.form) if request.method == "POST" else {}
+    status = 200
+    if request.method == "POST":
+        try:
+            changed = policy_admin.save_limits(current_user, request.form.get("category", ""), request.form)
+        except Invalid as exc:
+            db.session.rollback()
+            errors, status = exc.errors, 422
+        else:
+            db.session.commit()
+            return redirect(url_for("admin.limits", category=request.form.get("category", ""), saved=changed))
+    category = request.args.get("category", request.form.get("category", ""))
+    return render_template("admin/limits.html", table=policy_admin.limit_table(category), category=category,
+                           categories=policy_admin.categories(), errors=errors, values=values,
+                           saved=request.args.get("saved")), status
+
+
+@bp.route("/holidays", methods=["GET", "POST"])
+def holidays():
+    """Holiday / working-day overrides for dates the holiday package does not know yet."""
+    errors: dict = {}
+    values = dict(request.form) if request.method == "POST" else {}
+    status = 200
+    if request.method == "POST":
+        try:
+            policy_admin.add_override(current_user, request.form.get("day", ""), request.form.get("kind", ""),
+                                      request.form.get("note", ""))
+        except Invalid as exc:
+            db.session.rollback()
+            errors, status = exc.errors, 422
+        else:
+            db.session.commit()
+            return redirect(url_for("admin.holidays"))
+    year = dt.date.today().year
+    return render_template("admin/holidays.html", overrides=policy_admin.overrides(), errors=errors,
+                           values=values, years=policy_admin.year_status([year, year + 1])), status
+
+
+@bp.route("/holidays/<int:override_id>/delete", methods=["POST"])
+def delete_holiday(override_id: int):
+    """Remove one override; the package's calendar applies to that date again."""
+    policy_admin.delete_override(current_user, override_id)
+    db.session.commit()
+    return redirect(url_for("admin.holidays"))

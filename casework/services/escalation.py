@@ -1,0 +1,149 @@
+"""The sweep: lateness becomes notices. due soon → warning; overdue → urge (催办) to the unit;
+still overdue → supervise (督办) to the community, then the subdistrict. Idempotent."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections import defaultdict
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from casework.extensions import db
+from casework.models import Case, CaseEvent, Escalation, Notification, User, user_buildings, user_grids
+from casework.services import clock
+from casework.timekeeping import classify, now
+
+log = logging.getLogger(__name__)
+LADDER = ("warning", "urge", "supervise", "supervise_subdistrict")
+MESSAGES = {
+    "warning": _l("即将超时：%(number)s %(title)s"),
+    "urge": _l("已超时，请尽快办理（催办）：%(number)s %(title)s"),
+    "supervise": _l("超时未办，社区督办：%(number)s %(title)s"),
+    "supervise_subdistrict": _l("超时未办，街道督办：%(number)s %(title)s"),
+    "manual_urge": _l("督导催办：%(number)s %(title)s"),
+}
+
+
+class Directory:
+    """Who is responsible for what, loaded once per sweep (no query per case)."""
+
+    def __init__(self) -> None:
+        self.grid_staff: dict[int, list[int]] = defaultdict(list)
+        self.leaders: dict[int, list[int]] = defaultdict(list)
+        self.handlers: dict[int, list[int]] = defaultdict(list)
+        self.community_sup: dict[int, list[int]] = defaultdict(list)
+        self.subdistrict_sup: list[int] = []
+        for user_id, grid_id in db.session.execute(select(user_grids.c.user_id, user_grids.c.grid_id)):
+            self.grid_staff[grid_id].append(user_id)
+        for user_id, building_id in db.session.execute(select(user_buildings.c.user_id, user_buildings.c.building_id)):
+            self.leaders[building_id].append(user_id)
+        for u in db.session.execute(select(User.id, User.role, User.organisation_id, User.community_id)
+                                    .where(User.active.is_(True))):
+            if u.role == "handler" and u.organisation_id:
+                self.handlers[u.organisation_id].append(u.id)
+            elif u.role == "community_supervisor" and u.community_id:
+                self.community_sup[u.community_id].append(u.id)
+            elif u.role == "subdistrict_supervisor":
+                self.subdistrict_sup.append(u.id)
+
+    def responsible(self, case: Case) -> list[int]:
+        """The people whose stage it is."""
+        if case.status == "building_leader":
+            return self.leaders.get(case.building_id, [])
+        if case.status == "handling":
+            return self.handlers.get(case.assigned_org_id, [])
+        return self.grid_staff.get(case.grid_id, [])
+
+    def recipients(self, case: Case, level: str) -> list[int]:
+        if level in ("warning", "urge", "manual_urge"):
+            return self.responsible(case)
+        if level == "supervise":
+            return self.community_sup.get(case.community_id, [])
+        return self.subdistrict_sup
+
+
+def notify(user_ids: list[int], case: Case, kind: str, level_key: str) -> int:
+    """Create one notice per user (the unique key keeps a second sweep from repeating it)."""
+    message = str(MESSAGES[kind] % {"number": case.number, "title": case.title})[:300]
+    for user_id in set(user_ids):
+        db.session.add(Notification(user_id=user_id, case_id=case.id, kind=kind, level_key=level_key,
+                                    message=message, created_at=now()))
+    return len(set(user_ids))
+
+
+def due_levels(case: Case, at: dt.datetime, supervise_after: float, escalate_after: float,
+               warn_ratio: float) -> list[str]:
+    """The rungs of the ladder this case's current stage has reached at `at`."""
+    wall = case.priority == "emergency"
+    state = classify(clock.calendar(), case.stage_started_at, case.stage_due_at, at, wall, warn_ratio)
+    if state == "on_time":
+        return []
+    levels = ["warning"]
+    if state == "overdue":
+        levels.append("urge")
+        late = clock.hours_overdue(case, at)
+        if late >= supervise_after:
+            levels.append("supervise")
+        if late >= escalate_after:
+            levels.append("supervise_subdistrict")
+    return levels
+
+
+def sweep(at: dt.datetime | None = None) -> dict[str, int]:
+    """Turn lateness into notices and timeline rows; running it twice adds nothing the second time."""
+    at = at or now()
+    supervise_after = float(clock.setting("supervise_after_hours"))
+    escalate_after = float(clock.setting("escalate_after_hours"))
+    warn_ratio = float(clock.setting("warn_ratio"))
+    # Only cases whose stage is due within a week can be due soon; later ones are on time.
+    cases = db.session.scalars(select(Case).where(
+        Case.status != "closed", Case.parked_at.is_(None), Case.stage_due_at.is_not(None),
+        Case.stage_due_at <= at + dt.timedelta(days=14),
+    ).order_by(Case.id)).all()
+    done = {(e.case_id, e.level, e.stage_key) for e in db.session.scalars(
+        select(Escalation).where(Escalation.case_id.in_([c.id for c in cases]))
+    )} if cases else set()
+    directory = Directory()
+    counts = dict.fromkeys(LADDER, 0)
+    for case in cases:
+        key = case.stage_started_at.strftime("%Y%m%d%H%M%S")
+        for level in due_levels(case, at, supervise_after, escalate_after, warn_ratio):
+            if (case.id, level, key) in done:
+                continue
+            db.session.add(Escalation(case_id=case.id, level=level, stage_key=key, created_at=at))
+            notify(directory.recipients(case, level), case, level, f"{level}:{key}")
+            event = "supervise" if level.startswith("supervise") else level
+            db.session.add(CaseEvent(case_id=case.id, kind=event, event=event, actor_id=None,
+                                     actor_label="system", from_status=case.status, to_status=case.status,
+                                     note=str(MESSAGES[level] % {"number": case.number, "title": case.title}),
+                                     public=False, created_at=at))
+            counts[level] += 1
+    db.session.flush()
+    log.info("sweep at %s: %s", at, counts)
+    return counts
+
+
+def urge(actor: User, cases: list[Case], note: str = "") -> int:
+    """A supervisor urges (催办) by hand: a timeline row on each case and a notice to whoever holds it."""
+    from casework import access
+    directory = Directory()
+    at = now()
+    count = 0
+    for case in cases:
+        if not access.may_urge(actor, case):
+            continue
+        db.session.add(CaseEvent(case_id=case.id, kind="urge", event="urge", actor_id=actor.id,
+                                 from_status=case.status, to_status=case.status, note=(note or "")[:500],
+                                 public=False, created_at=at))
+        notify(directory.responsible(case), case, "manual_urge", f"manual:{secrets.token_hex(8)}")
+        count += 1
+    db.session.flush()
+    return count
+
+
+def unread_count(user: User) -> int:
+    from sqlalchemy import func
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
