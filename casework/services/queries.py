@@ -70,7 +70,7 @@ def apply_filters(query: Select, f: CaseFilters, *, with_status: bool = True) ->
     if f.organisation:
         query = query.where(Case.assigned_org_id == f.organisation)
     if f.overdue:
-        query = query.where(Case.status != "closed", Case.stage_due_at.is_not(None),
+        query = query.where(Case.status != "closed", Case.stage_due_at.is_not(None), Case.parked_at.is_(None),
                             Case.stage_due_at < now())
     if f.q:
         like = f"%{f.q.replace('%', '').replace('_', '')}%"
