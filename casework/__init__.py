@@ -40,7 +40,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _sqlite_begin(connection) -> None:
     """SQLite: start the transaction ourselves (pysqlite's implicit BEGIN breaks SAVEPOINT)."""
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        # A request that writes takes the write lock up front: two writers then queue (busy_timeout)
+        # instead of one failing with "database is locked" when it upgrades a read lock.
+        writes = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 def create_app(config: type | dict | None = None) -> Flask:
@@ -53,6 +56,12 @@ def create_app(config: type | dict | None = None) -> Flask:
     elif config is not None:
         app.config.from_object(config)
     os.makedirs(app.instance_path, exist_ok=True)
+    if app.config.get("PROXY_COUNT"):
+        # Behind nginx: trust its X-Forwarded-For/-Proto so rate limits see residents' addresses
+        # and generated links (QR codes) use https.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     logging.basicConfig(level=logging.INFO)
 
     db.init_app(app)

@@ -132,3 +132,8 @@ def may_decide_extension(user: User, case: Case) -> bool:
 def may_resume(user: User, case: Case) -> bool:
     """A parked case is resumed by its handler or a supervisor."""
     return case.parked_at is not None and (may_request_extension(user, case) or may_decide_extension(user, case))
+
+
+def may_add_after_photo(user: User, case: Case) -> bool:
+    """The handler organisation working the case adds "after" photos while handling or awaiting call-back."""
+    return case.status in ("handling", "resolved") and _acts_for(user, case, "handler")

@@ -37,6 +37,8 @@ class Config:
     RATELIMIT_REPORT = os.environ.get("RATELIMIT_REPORT", "5 per minute;30 per day")
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "730"))
     BOARD_PAGE_SIZE = 50
+    # How many reverse proxies (nginx) stand in front of the app; 0 when serving directly.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
 
 
 class TestConfig(Config):
@@ -45,3 +47,5 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     WTF_CSRF_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
+    # Tests post many reports from one address; tests/test_public.py lowers it to check the 429.
+    RATELIMIT_REPORT = "10000 per minute"

@@ -6,6 +6,7 @@ import os
 import re
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import event, select
 from sqlalchemy.orm import scoped_session, sessionmaker
 
@@ -29,9 +30,11 @@ def app(request, tmp_path_factory):
     """An app on a database holding the demo data (loaded once per backend)."""
     url = _url(request.param, tmp_path_factory)
     uploads = tmp_path_factory.mktemp("uploads")
-    application = create_app(TestConfig)
-    application.config.update(SQLALCHEMY_DATABASE_URI=url, UPLOAD_FOLDER=str(uploads))
-    # The engine is built lazily from the config, so the URI above is the one used.
+    # Flask-SQLAlchemy builds the engine inside create_app, so the URI goes in the config class.
+    config = type("BackendTestConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url,
+                                                       "UPLOAD_FOLDER": str(uploads)})
+    application = create_app(config)
+    application.test_client_class = FreshContextClient
     with application.app_context():
         db.drop_all()
         from casework.models import Counter  # noqa: F401
@@ -85,6 +88,19 @@ def session(app):
             connection.close()
 
 
+class FreshContextClient(FlaskClient):
+    """Each request runs in its own app context, as in production.
+
+    The `session` fixture keeps an app context open for the whole test, and Flask would reuse it
+    for every request, sharing `g` (Flask-Login's cached user, the locale, caches) between requests
+    and users.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 class Client:
     """A test client that logs in through the real form and carries the CSRF token."""
 
@@ -95,24 +111,18 @@ class Client:
 
     def csrf(self) -> str:
         if self.token is None:
-            page = self._fresh(self.http.get, "/login")
+            page = self.http.get("/login")
             self.token = CSRF_RE.search(page.text).group(1)
         return self.token
 
     def login_as(self, username: str, password: str = "demo"):
-        response = self._fresh(self.http.post, "/login", data={"username": username, "password": password,
-                                                               "csrf_token": self.csrf()})
+        response = self.http.post("/login", data={"username": username, "password": password,
+                                                  "csrf_token": self.csrf()})
         assert response.status_code == 302, f"login as {username} failed"
         return response
 
-    def _fresh(self, call, *args, **kw):
-        # The test's own app context would otherwise be reused by every request, sharing `g`
-        # (and Flask-Login's cached user) between clients. A fresh context per request isolates them.
-        with self.app.app_context():
-            return call(*args, **kw)
-
     def get(self, url, **kw):
-        return self._fresh(self.http.get, url, **kw)
+        return self.http.get(url, **kw)
 
     def post(self, url, data=None, htmx: bool = False, csrf: bool = True, **kw):
         data = dict(data or {})
@@ -121,7 +131,7 @@ class Client:
             headers.setdefault("X-CSRFToken", self.csrf())
         if htmx:
             headers["HX-Request"] = "true"
-        return self._fresh(self.http.post, url, data=data, headers=headers, **kw)
+        return self.http.post(url, data=data, headers=headers, **kw)
 
 
 @pytest.fixture

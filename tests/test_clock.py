@@ -9,7 +9,7 @@ import time_machine
 from sqlalchemy import select
 
 from casework.extensions import db
-from casework.models import Case, CaseEvent, Extension, TimeLimit
+from casework.models import CaseEvent, Extension, TimeLimit
 from casework.services import clock, timeliness, transitions
 from casework.services.errors import Invalid, Refused
 from tests.conftest import org, user

@@ -5,7 +5,6 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import time_machine
-from click.testing import CliRunner
 from sqlalchemy import select
 
 from casework.extensions import db

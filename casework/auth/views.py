@@ -22,14 +22,21 @@ def load_user(user_id: str) -> User | None:
 
 def _safe_next(target: str | None) -> str | None:
     """Only same-site relative paths are followed after login."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
-        return target
-    return None
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    # Browsers read "/\evil" as "//evil" and drop tabs and newlines: refuse both outright.
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    if urlsplit(target).netloc:
+        return None
+    return target
 
 
 def home_for(user: User) -> str:
-    """Each role's own work list."""
-    return url_for("cases.index")
+    """Each role's own work list: their board, except the admin."""
+    if user.role == "admin":
+        return url_for("cases.index")
+    return url_for("boards.index")
 
 
 @bp.route("/")

@@ -5,6 +5,7 @@ from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from casework.extensions import db
 from casework.intake.forms import IntakeForm
@@ -23,10 +24,11 @@ def new_case():
     if not buildings or current_user.role not in ("grid_staff", "community_supervisor", "subdistrict_supervisor"):
         abort(404)
     form = IntakeForm()
-    form.category_id.choices = [(0, "—")] + [
-        (c.id, c.label(str(get_locale()))) for c in
+    form.category_id.choices = [SelectChoice(0, "—")] + [
+        SelectChoice(c.id, c.label(str(get_locale()))) for c in
         db.session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.id))]
-    form.building_id.choices = [(0, "—")] + [(b.id, f"{b.grid.name} · {b.name}") for b in buildings]
+    form.building_id.choices = [SelectChoice(0, "—")] + [
+        SelectChoice(b.id, f"{b.grid.name} · {b.name}") for b in buildings]
     status = 200
     if form.validate_on_submit():
         try:

@@ -187,7 +187,7 @@ class Escalation(db.Model):
     """One rung of the lateness ladder reached by one stage of a case; makes the sweep idempotent."""
 
     __table_args__ = (
-        UniqueConstraint("case_id", "level", "stage_key", name="once"),
+        UniqueConstraint("case_id", "level", "stage_key", name="escalation_once"),
         CheckConstraint("level IN ('warning', 'urge', 'supervise', 'supervise_subdistrict')", name="level"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -201,11 +201,11 @@ class Escalation(db.Model):
 class Notification(db.Model):
     """An in-app notice to one user (warning, urge, supervise), listed with an unread count."""
 
-    __table_args__ = (UniqueConstraint("user_id", "case_id", "kind", "level_key", name="once"),)
+    __table_args__ = (UniqueConstraint("user_id", "case_id", "kind", "level_key", name="notification_once"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(30))
     # Makes the sweep idempotent: one notice per (user, case, kind, stage-start).
     level_key: Mapped[str] = mapped_column(String(40), default="")
     message: Mapped[str] = mapped_column(String(300), default="")

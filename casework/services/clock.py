@@ -39,9 +39,14 @@ DEFAULT_SETTINGS = {
 
 
 def setting(key: str) -> str:
-    """An admin setting, or its default."""
-    row = db.session.get(Setting, key)
-    return row.value if row else DEFAULT_SETTINGS[key]
+    """An admin setting, or its default (all settings are read once per request)."""
+    if has_app_context() and "settings" in g:
+        values = g.settings
+    else:
+        values = {row.key: row.value for row in db.session.scalars(select(Setting))}
+        if has_app_context():
+            g.settings = values
+    return values.get(key, DEFAULT_SETTINGS[key])
 
 
 def parse_working_hours(text: str) -> WorkingHours:
@@ -69,6 +74,7 @@ def forget_calendar() -> None:
     if has_app_context():
         g.pop("work_calendar", None)
         g.pop("time_rules", None)
+        g.pop("settings", None)
 
 
 def _rules() -> dict[tuple[int | None, str, str], tuple[float, bool]]:

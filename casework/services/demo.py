@@ -14,7 +14,7 @@ from casework.models import (
 )
 from casework.services.numbering import TRACKING_ALPHABET, TRACKING_LENGTH, case_number, next_value
 from casework.services.clock import calendar, rule_for
-from casework.timekeeping import due_time, now, working_time_between
+from casework.timekeeping import add_working_time, due_time, now, working_time_between
 from casework.workflow import CaseWorkflow
 
 log = logging.getLogger(__name__)
@@ -209,18 +209,17 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
         at = created
         wall = priority == "emergency"
 
-        def due(stage: str, start: dt.datetime) -> dt.datetime:
+        def due(stage: str, start: dt.datetime, category=category, priority=priority) -> dt.datetime:
             hours, wall_clock = rule_for(category.id, category.code, priority, stage)
             return due_time(cal, start, hours, wall_clock)
 
         stage_start, stage_due = created, due("sign", created)
         values["due_at"] = due("case", created)
-        remaining = (end - created).total_seconds()
-        for event, source, target, via_leader, return_count in steps:
+        for event, source, target, _via, _returns in steps:
             if event != "report":
-                step = min(rng.uniform(0.2, 30) * 3600, remaining / 3)
-                remaining -= step
-                at = at + dt.timedelta(seconds=step)
+                # People act in working hours: each step takes some working time, never past now.
+                nxt = add_working_time(cal, at, dt.timedelta(hours=rng.uniform(0.1, 10)))
+                at = nxt if nxt < end else at + (end - at) / 3
             actor = staff_of_grid[grid.id]
             org_id = None
             note, reason = "", None
@@ -273,6 +272,7 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
                 from_status=source, to_status=target,
                 note=note, reason_code=reason, organisation_id=org_id, public=True, created_at=at,
             ))
+        _event, _source, target, via_leader, return_count = steps[-1]
         values.update(status=target, via_leader=via_leader, assigned_org_id=assigned_org,
                       handler_accepted_at=accepted_at, return_count=return_count,
                       updated_at=at, stage_started_at=stage_start, stage_due_at=stage_due,

@@ -28,7 +28,10 @@ def check_version(case: Case, seen_version: int | None) -> None:
         last = db.session.scalars(
             select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id.desc()).limit(1)
         ).first()
-        who = (last.actor.display_name if last and last.actor else None) or _l("其他人")
+        if last is not None and last.actor is not None:
+            who = last.actor.display_name
+        else:
+            who = _l("居民") if last is not None and last.actor_label == "resident" else _l("其他人")
         raise Stale(_l("该案件已被%(who)s更新，请刷新后再操作。", who=who))
 
 
@@ -109,19 +112,39 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
     """Fire `event` on `case` as `actor`: the case moves and its timeline gains one row, or nothing changes."""
     data = data or {}
     check_version(case, version)
+    if event not in {e.id for e in case.workflow.enabled_events()}:
+        raise Refused(_l("当前状态下不能执行此操作。"))
     if actor is not None and not access.may_fire(actor, case, event):
         raise Refused(_l("您无权在当前状态下执行此操作。"))
     clean = _validate(case, event, data)
     source = case.status
-    if event not in {e.id for e in case.workflow.enabled_events()}:
-        raise Refused(_l("当前状态下不能执行此操作。"))
     at = now()
+    with db.session.no_autoflush:  # one UPDATE of the case (one version step) per action
+        _move(case, event, clean, at, source)
+        row = _event_row(actor, case, event, clean, at, source, actor_label, public)
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except StaleDataError as exc:  # a concurrent commit won the race
+        db.session.rollback()
+        raise Stale(_l("该案件刚被其他人更新，请刷新后再操作。")) from exc
+    log.info("case %s: %s %s -> %s by %s", case.number, event, source, case.status,
+             actor.username if actor else actor_label)
+    return row
+
+
+def _move(case: Case, event: str, clean: dict, at, source: str) -> None:
+    """Send the event to the machine and apply what it does to the case."""
     try:
         case.workflow.send(event)
     except TransitionNotAllowed as exc:  # guards changed between the check and the send
         raise Refused(_l("当前状态下不能执行此操作。")) from exc
     _apply(case, event, clean, at, source)
     case.updated_at = at
+
+
+def _event_row(actor, case: Case, event: str, clean: dict, at, source: str, actor_label, public) -> CaseEvent:
+    """The timeline row for a transition, with the timeliness of the stage it ended."""
     row = CaseEvent(
         case_id=case.id, kind="transition", event=event, actor=actor, actor_label=actor_label,
         from_status=source, to_status=case.status, note=clean["note"], reason_code=clean.get("reason"),
@@ -132,14 +155,6 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
         case.parked_at = None  # leaving the stage ends any parking
         end_stage(case, row, at)
         start_stage(case, at)
-    db.session.add(row)
-    try:
-        db.session.flush()
-    except StaleDataError as exc:  # a concurrent commit won the race
-        db.session.rollback()
-        raise Stale(_l("该案件刚被其他人更新，请刷新后再操作。")) from exc
-    log.info("case %s: %s %s -> %s by %s", case.number, event, source, case.status,
-             actor.username if actor else actor_label)
     return row
 
 

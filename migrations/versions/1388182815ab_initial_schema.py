@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: ea20c6e86daf
+Revision ID: 1388182815ab
 Revises: 
-Create Date: 2026-11-28 19:05:01.497230
+Create Date: 2026-11-28 19:30:49.733012
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'ea20c6e86daf'
+revision = '1388182815ab'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -258,6 +258,20 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_case_event_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_event_created_at'), ['created_at'], unique=False)
 
+    op.create_table('escalation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('level', sa.String(length=30), nullable=False),
+    sa.Column('stage_key', sa.String(length=20), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint("level IN ('warning', 'urge', 'supervise', 'supervise_subdistrict')", name=op.f('ck_escalation_level')),
+    sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_escalation_case_id_case'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_escalation')),
+    sa.UniqueConstraint('case_id', 'level', 'stage_key', name='escalation_once')
+    )
+    with op.batch_alter_table('escalation', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_escalation_case_id'), ['case_id'], unique=False)
+
     op.create_table('extension',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -284,7 +298,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=True),
-    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
     sa.Column('level_key', sa.String(length=40), nullable=False),
     sa.Column('message', sa.String(length=300), nullable=False),
     sa.Column('read_at', sa.DateTime(), nullable=True),
@@ -292,7 +306,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_notification_case_id_case'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_notification_user_id_user'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification')),
-    sa.UniqueConstraint('user_id', 'case_id', 'kind', 'level_key', name='once')
+    sa.UniqueConstraint('user_id', 'case_id', 'kind', 'level_key', name='notification_once')
     )
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notification_case_id'), ['case_id'], unique=False)
@@ -312,6 +326,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_extension_case_id'))
 
     op.drop_table('extension')
+    with op.batch_alter_table('escalation', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_escalation_case_id'))
+
+    op.drop_table('escalation')
     with op.batch_alter_table('case_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_event_created_at'))
         batch_op.drop_index(batch_op.f('ix_case_event_case_id'))

@@ -1,0 +1,235 @@
+"""Kanban boards: each user's columns, cards that act through htmx, drag-and-drop moves, bulk actions."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, make_response, render_template, request, url_for
+from flask_babel import get_locale, gettext as _
+from flask_login import current_user, login_required
+
+from casework import labels as L
+from casework.extensions import db, htmx
+from casework.services import boards, queries
+from casework.services.errors import Invalid, ServiceError
+from casework.services.transitions import check_version
+from casework.timekeeping import now
+from casework.ui import form_data, get_case_or_404
+from casework.workflow import EVENT_INPUTS, EVENTS
+
+bp = Blueprint("boards", __name__, url_prefix="/board")
+
+
+@bp.before_request
+@login_required
+def _require_login():
+    """Every board page needs a logged-in user."""
+
+
+def me():
+    """The logged-in user itself (not the proxy): a board asks the policy about it for every card."""
+    return current_user._get_current_object()
+
+
+def _locale() -> str:
+    return str(get_locale())
+
+
+def _words() -> dict:
+    """The UI words a board repeats on every card, translated once per render."""
+    return {
+        "button": {k: str(v) for k, v in L.BUTTON.items()},
+        "priority": {k: str(v) for k, v in L.PRIORITY.items()},
+        "column": {c.key: str(c.label) for c in boards.columns_for(me())},
+        "due": {"late": _("已超时"), "soon": _("即将到期"), "ok": _("期限")},
+        "soon_seconds": 4 * 3600,
+        "pick": _("选择"), "move_to": _("移到…"), "reported_at": _("上报时间"), "stage_due": _("本环节期限"),
+        "returned": _("退回 %(n)s 次", n="%d"),
+        "age": _age_words(),
+        "locale": _locale(),
+        "url": CardUrls(),
+    }
+
+
+class CardUrls:
+    """Card URLs for a whole board, each built once by url_for and then filled in per card.
+
+    A board has up to 300 cards with four to six links each; url_for per link cost more than the
+    rest of the card. The pattern comes from url_for itself, so routing stays the one source.
+    """
+
+    _MARK = 987654321
+
+    def __init__(self):
+        self._patterns: dict[tuple, tuple[str, str]] = {}
+
+    def __call__(self, endpoint: str, case_id: int, **values) -> str:
+        key = (endpoint, *sorted(values.items()))
+        if key not in self._patterns:
+            head, _, tail = url_for(endpoint, case_id=self._MARK, **values).partition(str(self._MARK))
+            self._patterns[key] = (head, tail)
+        head, tail = self._patterns[key]
+        return f"{head}{case_id}{tail}"
+
+
+def _age_words():
+    """Short age for a card (5分钟 / 3小时 / 2天), with the language looked up once per render."""
+    at, en = now(), _locale().startswith("en")
+    units = ("m", "h", "d") if en else ("分钟", "小时", "天")
+
+    def age(value):
+        seconds = max(0, int((at - value).total_seconds())) if value else 0
+        if seconds < 3600:
+            return f"{seconds // 60}{units[0]}"
+        if seconds < 86400:
+            return f"{seconds // 3600}{units[1]}"
+        return f"{seconds // 86400}{units[2]}"
+    return age
+
+
+@bp.route("/")
+def index():
+    """The user's board; htmx polls it with If-None-Match and gets 304 while nothing changed."""
+    f = queries.CaseFilters.from_args(request.args)
+    at = now()
+    tag = boards.etag(me(), f, locale=_locale(), at=at)
+    if tag in request.if_none_match:
+        response = make_response("", 304)
+        response.set_etag(tag)
+        return response
+    board = boards.load_board(me(), f, locale=_locale(), at=at, etag_value=tag)
+    partial = bool(htmx) and htmx.target == "board"
+    template = "boards/_board.html" if partial else "boards/board.html"
+    extra = {} if partial else boards.filter_options(me())
+    response = make_response(render_template(template, board=board, f=f, now=at, names=board.names,
+                                             W=_words(), **extra))
+    response.set_etag(tag)
+    return response
+
+
+@bp.route("/columns/<key>")
+def column_page(key: str):
+    """The next 50 cards of one column, with the next "show more" button."""
+    f = queries.CaseFilters.from_args(request.args)
+    try:
+        col = boards.load_column_page(me(), key, f, max(2, request.args.get("page", 2, type=int)))
+    except ServiceError:
+        abort(404)
+    return render_template("boards/_cards.html", col=col, f=f, now=now(), W=_words(),
+                           names=boards.Names.for_cases(v.case for v in col.cards))
+
+
+def render_card(case, *, status: int = 200, form_event: str | None = None, errors=None, values=None):
+    """The card fragment, re-read from the database, with its inline form open when asked."""
+    column = boards.column_of(me(), case)
+    card = boards.card_view(me(), case, column or "")
+    handlers = queries.handler_choices(case) if form_event and "organisation" in EVENT_INPUTS[form_event] else []
+    return make_response(render_template(
+        "boards/_card.html", card=card, form_event=form_event, errors=errors or {}, values=values or {},
+        handlers=handlers, now=now(), W=_words(), names=boards.Names.for_cases([case])), status)
+
+
+@bp.route("/cards/<int:case_id>")
+def card(case_id: int):
+    """One card as it is now (also what "cancel" on an inline form shows)."""
+    return render_card(get_case_or_404(case_id, me()))
+
+
+@bp.route("/cards/<int:case_id>/events/<event>/form")
+def event_form(case_id: int, event: str):
+    """The card with the inline form for an event that needs a note, a reason or a target."""
+    case = get_case_or_404(case_id, me())
+    if event not in EVENTS:
+        abort(404)
+    return render_card(case, form_event=event, values={"to": request.args.get("to", "")})
+
+
+@bp.route("/cards/<int:case_id>/events/<event>", methods=["POST"])
+def fire_event(case_id: int, event: str):
+    """Fire an event from a card: the card comes back updated and the board refreshes its columns."""
+    case = get_case_or_404(case_id, me())
+    if event not in EVENTS:
+        abort(404)
+    data = form_data()
+    try:
+        boards.fire_to(me(), case, event, data, version=request.form.get("version", type=int),
+                       target=data.get("to") or None)
+    except Invalid as exc:
+        db.session.rollback()
+        response = render_card(case, status=422, form_event=event, errors=exc.errors, values=data)
+        return response
+    except ServiceError as exc:
+        db.session.rollback()
+        return refused(exc)
+    db.session.commit()
+    response = render_card(case)
+    response.headers["HX-Trigger"] = "board-refresh"
+    return response
+
+
+@bp.route("/cards/<int:case_id>/move", methods=["POST"])
+def move(case_id: int):
+    """A card dropped on (or "moved to") another column fires the event that leads there."""
+    case = get_case_or_404(case_id, me())
+    target = request.form.get("to", "")
+    version = request.form.get("version", type=int)
+    try:
+        _source, event = boards.move_event(me(), case, target)
+        if EVENT_INPUTS.get(event):
+            # The event needs a note, a reason or a target: open its form in the card first.
+            check_version(case, version)
+            return render_card(case, form_event=event, values={"to": target})
+        boards.fire_to(me(), case, event, {}, version=version, target=target)
+    except ServiceError as exc:
+        db.session.rollback()
+        return refused(exc)
+    db.session.commit()
+    response = render_card(case)
+    response.headers["HX-Trigger"] = "board-refresh"
+    return response
+
+
+@bp.route("/bulk/sign", methods=["POST"])
+def bulk_sign():
+    """Grid staff sign for every ticked new case; the summary names any that could not be signed."""
+    if current_user.role != "grid_staff":
+        abort(403)
+    result = boards.sign_many(me(), boards.parse_picks(request.form.getlist("cases")))
+    db.session.commit()
+    return bulk_response(result, _("已签收 %(n)d 件。", n=len(result.done)))
+
+
+@bp.route("/bulk/urge", methods=["POST"])
+def bulk_urge():
+    """Supervisors urge (催办) every ticked case; each case's timeline records the urge."""
+    if current_user.role not in ("community_supervisor", "subdistrict_supervisor"):
+        abort(403)
+    try:
+        result = boards.urge_many(me(), boards.parse_picks(request.form.getlist("cases")),
+                                  request.form.get("note", ""))
+    except Invalid as exc:
+        return refused(exc)
+    db.session.commit()
+    return bulk_response(result, _("已催办 %(n)d 件。", n=len(result.done)))
+
+
+def bulk_response(result: boards.BulkResult, summary: str):
+    """The bulk summary in the alert area; the board refreshes behind it."""
+    status = 200 if result.done or not result.failed else 409
+    if not result.done and not result.failed:
+        status, summary = 422, _("请先勾选案件。")
+    response = make_response(render_template("boards/_bulk_result.html", result=result, summary=summary), status)
+    response.headers["HX-Retarget"] = "#alerts"
+    response.headers["HX-Reswap"] = "innerHTML"
+    response.headers["HX-Trigger"] = "board-refresh"
+    return response
+
+
+def refused(exc: ServiceError):
+    """A refused action: the reason in the alert area, nothing changed, and the board re-reads the database."""
+    message = str(exc.message)
+    if getattr(exc, "errors", None):
+        message += " " + " ".join(str(v) for v in exc.errors.values())
+    response = make_response(render_template("_error.html", status=exc.status, title=_("操作未完成"),
+                                             message=message), exc.status)
+    response.headers["HX-Retarget"] = "#alerts"
+    response.headers["HX-Reswap"] = "innerHTML"
+    response.headers["HX-Trigger"] = "board-refresh"
+    return response

@@ -1,0 +1,223 @@
+"""Residents' pages, no login: report a problem, follow it by tracking code, confirm the fix or say it is not fixed.
+
+The tracking code is the only key. Every unknown code — malformed, near a real one or simply
+wrong — gets the same 404 page, so the answers give no hints.
+"""
+from __future__ import annotations
+
+import io
+
+import segno
+from flask import (
+    Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+from casework.extensions import db, htmx, limiter
+from casework.public.forms import confirm_values, not_fixed_values, report_values
+from casework.services import photos, residents
+from casework.services.errors import Invalid, NotFound, ServiceError
+
+bp = Blueprint("public", __name__)
+
+# Resident-friendly words for where the case is (the staff board uses labels.STATUS).
+STATUS_TEXT = {
+    "reported": _l("已收到您的反映，等待网格员签收。"),
+    "triage": _l("网格员已签收，正在研判如何处理。"),
+    "building_leader": _l("已交楼栋长协调处理。"),
+    "handling": _l("已交物业或社区合伙人办理。"),
+    "resolved": _l("已处理完毕，请您确认问题是否解决。"),
+    "closed": _l("已办结，感谢您的反映。"),
+}
+CLOSED_TEXT = {
+    "solved": _l("已办结，感谢您的反映。"),
+    "duplicate": _l("您反映的问题与另一件相同的事项合并办理，进展见下方。"),
+    "rejected": _l("经核实不予受理。如有疑问，请联系社区网格员。"),
+    "withdrawn": _l("该事项已撤销。"),
+}
+
+# What the resident reads for each public timeline row: no names, no organisations, no notes.
+EVENT_TEXT = {
+    "report": _l("事项已登记"), "sign": _l("网格员已签收"), "dispatch": _l("已交楼栋长处理"),
+    "dispatch_handler": _l("已交承办单位办理"), "hand_on": _l("已交承办单位办理"),
+    "accept": _l("承办单位已接单"), "resolve": _l("已处理完毕，待确认"), "report_done": _l("已处理完毕，待确认"),
+    "return_case": _l("重新分派办理"), "close": _l("回访确认已解决"), "reopen": _l("回访反馈未解决，重新办理"),
+    "merge": _l("与相同事项合并办理"), "reject": _l("不予受理"), "withdraw": _l("已撤销"),
+}
+RESIDENT_EVENT_TEXT = {"report": _l("您提交了反映"), "close": _l("您确认已解决"),
+                       "reopen": _l("您反馈未解决，重新办理")}
+
+
+def event_text(event) -> str:
+    """The words for one public timeline row (the resident's own actions in the second person)."""
+    if event.actor_label == "resident" and event.event in RESIDENT_EVENT_TEXT:
+        return str(RESIDENT_EVENT_TEXT[event.event])
+    return str(EVENT_TEXT.get(event.event, _l("办理进展更新")))
+
+
+def _report_limit() -> str:
+    """The per-IP limit on submitted reports, read per request so tests and operators can change it."""
+    return current_app.config.get("RATELIMIT_REPORT") or "5 per minute"
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    """Residents' pages carry personal data and a secret code in the URL: no caches, no referrer, no index."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def _error(exc: HTTPException):
+    """The residents' own error page (no staff navigation), the same for every unknown code."""
+    titles = {404: _("找不到该事项"), 413: _("文件太大"), 429: _("提交太频繁")}
+    messages = {
+        404: _("没有找到对应的内容。请核对跟踪码（10 位字母和数字），或联系您所在社区的网格员。"),
+        413: _("上传的内容太大：每张照片不能超过 5 MB，最多 3 张。请压缩后重试。"),
+        429: _("您提交得太频繁了，请稍等几分钟再试。如情况紧急，请直接拨打社区电话。"),
+    }
+    status = exc.code or 500
+    template = "public/_error.html" if htmx else "public/error.html"
+    return render_template(template, status=status, title=titles.get(status, _("请求有误")),
+                           message=messages.get(status, _("请求无法完成，请稍后再试。"))), status
+
+
+def _form_page(values: dict, errors: dict, status: int = 200):
+    return render_template(
+        "public/report.html", values=values, errors=errors, communities=residents.communities(),
+        buildings=residents.buildings(values.get("community_id")), categories=residents.categories(),
+        max_photos=photos.MAX_PHOTOS, retention_days=current_app.config["RETENTION_DAYS"]), status
+
+
+@bp.route("/report", methods=["GET", "POST"])
+@limiter.limit(_report_limit, methods=["POST"])
+def report():
+    """The report form; a valid one creates a case and opens its tracking page with the code and QR."""
+    if request.method == "GET":
+        return _form_page({}, {})
+    values = report_values(request.form)
+    try:
+        case = residents.submit_report(values, photos.uploaded_files(request.files.getlist("photos")))
+    except ServiceError as exc:  # Invalid (422) or PhotoTooLarge (413): the form comes back as typed
+        db.session.rollback()
+        return _form_page(values, exc.errors, exc.status)
+    db.session.commit()
+    return redirect(url_for("public.track", code=case.tracking_code, new=1), 303)
+
+
+@bp.route("/report/buildings")
+def buildings():
+    """The building choice, narrowed to a community and a search word (an htmx fragment)."""
+    community_id = request.args.get("community_id", type=int)
+    q = (request.args.get("q") or "").strip()[:40]
+    return render_template("public/_building_field.html", errors={},
+                           values={"community_id": community_id, "building_id": None, "q": q},
+                           buildings=residents.buildings(community_id, q))
+
+
+@bp.route("/track", methods=["GET"])
+def track_lookup():
+    """Type a tracking code to open its page."""
+    code = residents.normalise_code(request.args.get("code"))
+    if code:
+        return redirect(url_for("public.track", code=code))
+    return render_template("public/lookup.html")
+
+
+def _case_or_404(code: str):
+    try:
+        return residents.find_by_code(code)
+    except NotFound:
+        abort(404)
+
+
+def _track_page(case, *, status: int = 200, errors=None, values=None, form: str | None = None,
+                message: str | None = None):
+    carrying = residents.carrying_case(case) if case.resolution == "duplicate" else None
+    return render_template(
+        "public/track.html", case=case, status_text=STATUS_TEXT, closed_text=CLOSED_TEXT, event_text=event_text, events=residents.public_timeline(case),
+        photos=residents.public_photos(case), carrying=carrying,
+        carrying_events=residents.public_timeline(carrying) if carrying else [],
+        errors=errors or {}, values=values or {}, open_form=form, message=message,
+        new=request.args.get("new") == "1"), status
+
+
+@bp.route("/track/<code>")
+def track(code: str):
+    """The case in plain words, its public timeline, and (when resolved) confirm / not fixed."""
+    case = _case_or_404(code)
+    if code != case.tracking_code:  # one canonical address per case
+        return redirect(url_for("public.track", code=case.tracking_code))
+    return _track_page(case)
+
+
+@bp.route("/track/<code>/qr.svg")
+def qr(code: str):
+    """A QR code of the tracking page's address, to photograph or print."""
+    case = _case_or_404(code)
+    target = url_for("public.track", code=case.tracking_code, _external=True)
+    buf = io.BytesIO()
+    segno.make(target, error="m").save(buf, kind="svg", scale=5, border=2, xmldecl=False,
+                                       dark="#163d6b")
+    response = make_response(buf.getvalue())
+    response.headers["Content-Type"] = "image/svg+xml"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+@bp.route("/track/<code>/confirm", methods=["POST"])
+def confirm(code: str):
+    """The resident confirms it is fixed and rates it: the case closes."""
+    case = _case_or_404(code)
+    v = confirm_values(request.form)
+    try:
+        residents.confirm_fixed(case, v["satisfaction"], v["comment"], v["version"])
+    except ServiceError as exc:
+        db.session.rollback()
+        return _track_page(case, status=exc.status, errors=exc.errors, values=v, form="confirm",
+                           message=None if isinstance(exc, Invalid) else str(exc.message))
+    db.session.commit()
+    return redirect(url_for("public.track", code=case.tracking_code), 303)
+
+
+@bp.route("/track/<code>/not-fixed", methods=["POST"])
+def not_fixed(code: str):
+    """The resident says it is not fixed: the case goes back to be worked again."""
+    case = _case_or_404(code)
+    v = not_fixed_values(request.form)
+    try:
+        residents.report_not_fixed(case, v["note"], v["version"])
+    except ServiceError as exc:
+        db.session.rollback()
+        return _track_page(case, status=exc.status, errors=exc.errors, values=v, form="not_fixed",
+                           message=None if isinstance(exc, Invalid) else str(exc.message))
+    db.session.commit()
+    return redirect(url_for("public.track", code=case.tracking_code), 303)
+
+
+@bp.route("/track/<code>/photos/<int:attachment_id>")
+@bp.route("/track/<code>/photos/<int:attachment_id>/thumb", endpoint="track_thumb", defaults={"thumb": True})
+def track_photo(code: str, attachment_id: int, thumb: bool = False):
+    """One of the case's photos (the resident's own, or the handler's "after" photos)."""
+    case = _case_or_404(code)
+    try:
+        att = residents.public_photo(case, attachment_id)
+    except NotFound:
+        abort(404)
+    return send_photo(att, thumb)
+
+
+def send_photo(att, thumb: bool = False):
+    """Stream a stored photo or its thumbnail; a missing file is a 404, not a crash."""
+    path = photos.path_of(att.stored_name, thumb=thumb)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg" if thumb else att.content_type, max_age=0,
+                         conditional=True, etag=True)
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response

@@ -1,0 +1,119 @@
+"""The timeliness dashboard (统计): figures, ranking, weekly trend, overdue cases, and their exports."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from casework.extensions import db, htmx
+from casework.reports import exports
+from casework.reports.forms import ReportForm
+from casework.services import charts, reports
+from casework.services.errors import NotFound
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+
+@bp.before_request
+@login_required
+def _require_dashboard_role():
+    """Supervisors and handler organisations have a dashboard; anyone else sees 'not found'."""
+    if not reports.may_view_reports(current_user):
+        abort(404)
+
+
+def _read_filters() -> tuple[ReportForm, tuple | None]:
+    """Parse the URL's filters: (form, (period, scope, dim)) or (form with errors, None); 404 outside scope."""
+    form = ReportForm(request.args)
+    form.fill_defaults(request.args)
+    dims = reports.dimensions_for(current_user)
+    form.dim.choices = [(d, reports.DIMENSION_LABELS[d]) for d in dims]
+    if form.dim.data not in dims:
+        form.dim.data = "community" if current_user.role == "subdistrict_supervisor" else "grid"
+    form.community.choices = [("", _("全部"))] + [(str(c.id), c.name) for c in reports.communities_for(current_user)]
+    form.grid.choices = [("", _("全部"))] + [(str(g.id), g.name) for g in reports.grids_for(current_user)]
+    scope = reports.Scope(form.community_id, form.grid_id)
+    try:
+        grid = reports.check_scope(current_user, scope)
+    except NotFound:
+        abort(404)
+    ok = form.validate()
+    if grid is not None and scope.community_id is not None and grid.community_id != scope.community_id:
+        form.grid.errors = [_("所选网格不属于所选社区，请重新选择。")]
+        ok = False
+    if not ok:
+        return form, None
+    return form, (reports.Period(form.start, form.end), scope, form.dim.data)
+
+
+def _args(form: ReportForm) -> dict:
+    """The filters as URL arguments, for export and drill-down links."""
+    values = {"from": form.date_from.data, "to": form.date_to.data, "community": form.community.data,
+              "grid": form.grid.data, "dim": form.dim.data}
+    return {k: v for k, v in values.items() if v}
+
+
+def _build(params) -> reports.Report:
+    period, scope, dim = params
+    return reports.build_report(current_user, period, scope, dim, english=str(get_locale()).startswith("en"))
+
+
+def _page(form: ReportForm, report: reports.Report | None, status: int = 200):
+    """The dashboard page, or just its body for an htmx filter change."""
+    template = "reports/_report.html" if htmx and htmx.target == "report-page" else "reports/index.html"
+    chart = None
+    if report is not None:
+        chart = charts.trend_chart([w.received for w in report.weeks], [w.completed for w in report.weeks])
+    return render_template(template, form=form, report=report, chart=chart, args=_args(form),
+                           dim_label=reports.DIMENSION_LABELS.get(form.dim.data, ""),
+                           show_community=current_user.role == "subdistrict_supervisor",
+                           show_grid=current_user.role in reports.SUPERVISOR_ROLES), status
+
+
+@bp.route("/")
+def dashboard():
+    """The figures for the chosen period and place; bad dates come back with the error next to the field."""
+    form, params = _read_filters()
+    if params is None:
+        return _page(form, None, 422)
+    return _page(form, _build(params))
+
+
+def _attachment(body, mimetype: str, filename: str) -> Response:
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.route("/export.<fmt>")
+def export(fmt: str):
+    """The page's figures as a CSV or XLSX download."""
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    form, params = _read_filters()
+    if params is None:
+        return _page(form, None, 422)
+    report = _build(params)
+    name = f"timeliness-{report.period.start:%Y%m%d}-{report.period.end:%Y%m%d}-{report.dim}.{fmt}"
+    if fmt == "csv":
+        return _attachment(exports.figures_csv(report), "text/csv; charset=utf-8", name)
+    return _attachment(exports.figures_xlsx(report),
+                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", name)
+
+
+@bp.route("/cases.csv")
+def case_list():
+    """The cases behind one figure (optionally one ranking row) as a CSV download."""
+    figure = request.args.get("figure", "")
+    raw_group = (request.args.get("group") or "").strip()
+    if figure not in reports.FIGURES or (raw_group and not raw_group.isdigit()):
+        abort(404)
+    form, params = _read_filters()
+    if params is None:
+        return _page(form, None, 422)
+    period, scope, dim = params
+    statement = reports.figure_cases(current_user, period, scope, figure, dim=dim,
+                                     group=int(raw_group) if raw_group else None)
+    rows = db.session.execute(statement.execution_options(yield_per=1000))
+    name = f"cases-{figure}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
+    return _attachment(stream_with_context(exports.case_rows_csv(rows)), "text/csv; charset=utf-8", name)

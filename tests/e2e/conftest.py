@@ -1,0 +1,69 @@
+"""End-to-end fixtures: the real app served by werkzeug in a thread, on a temp SQLite file with the
+demo data, and Debian's Chromium driven by Playwright (never a downloaded browser)."""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"browser tests skipped: {CHROMIUM} is not installed (apt-get install chromium)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests skipped: playwright is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """The app on http://127.0.0.1:<port> over its own SQLite file loaded with the demo data."""
+    from werkzeug.serving import make_server
+
+    from casework import create_app
+    from casework.config import TestConfig
+    from casework.extensions import db
+    from casework.services.demo import load_demo
+
+    path = tmp_path_factory.mktemp("e2e") / "casework.db"
+    # The URI must be in the config class: Flask-SQLAlchemy builds the engine inside create_app,
+    # so changing app.config afterwards would leave the app on an in-memory database.
+    config = type("E2EConfig", (TestConfig,), {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "TESTING": False,
+        "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads")),
+    })
+    app = create_app(config)
+    with app.app_context():
+        assert str(db.engine.url) == f"sqlite:///{path}"
+    with app.app_context():
+        db.create_all()
+        load_demo(cases=360)
+        db.session.commit()
+    port = _free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    app.base_url = f"http://127.0.0.1:{port}"
+    yield app
+    server.shutdown()
+    thread.join(timeout=5)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield b
+        b.close()
