@@ -3,7 +3,7 @@
 Not part of the test run. Needs a PostgreSQL server; it uses its own database (created if
 missing) so it never touches the development or test data:
 
-    .venv/bin/python bench/bench_dashboard.py                       # build once (≈2–4 min), then time
+    .venv/bin/python bench/bench_dashboard.py                       # build once (≈4.5 min for 1M), then time
     .venv/bin/python bench/bench_dashboard.py --cases 1000000 --rebuild
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/casework_bench \\
         .venv/bin/python bench/bench_dashboard.py --repeat 7

@@ -71,11 +71,12 @@ def init_app(app: Flask) -> None:
         return {
             "L": labels, "access": access, "locale": str(get_locale()), "EVENT_INPUTS": EVENT_INPUTS,
             "category_label": lambda c: c.label(str(get_locale())) if c else "",
-            "clock_badge": clock.badge,
             "clock_pending": timeliness.pending,
             "unread_notices": (lambda: escalation.unread_count(current_user)) if current_user.is_authenticated else (lambda: 0),
         }
 
+    # Globals (not context) so imported macros such as the due badge can use them.
+    app.jinja_env.globals["clock_badge"] = clock.badge
     app.jinja_env.filters["dt"] = _fmt_dt
     app.jinja_env.filters["age"] = _age
     app.jinja_env.filters["mask_phone"] = mask_phone

@@ -6,8 +6,6 @@ import re
 import secrets
 
 import pytest
-from flask import g, has_app_context
-from flask.testing import FlaskClient
 from sqlalchemy import func, insert, select
 
 from conftest import Client, org, user
@@ -21,22 +19,11 @@ COLUMN_RE = re.compile(r'<div class="bcol-cards" id="cards-(\w+)"')
 COUNT_RE = re.compile(r'<h2 id="bcol-(\w+)-h">[^<]*</h2>\s*<span class="bcol-count"[^>]*>(\d+)</span>')
 
 
-class _FreshG(FlaskClient):
-    """Each request starts with an empty `g`, as in production (the session fixture keeps one app context)."""
-
-    def open(self, *args, **kwargs):
-        if has_app_context():
-            for name in list(g):
-                g.pop(name)
-        return super().open(*args, **kwargs)
-
-
 @pytest.fixture
 def browser(app, session):
-    """browser("wangge01") → a logged-in client whose requests do not share `g`."""
+    """browser("wangge01") → a logged-in client (each request has its own app context and `g`)."""
     def make(username: str) -> Client:
         c = Client(app)
-        c.http = _FreshG(app, app.response_class, use_cookies=True)
         c.login_as(username)
         return c
     return make
@@ -115,7 +102,6 @@ def at_handler(make_case, accepted=False) -> Case:
 ])
 def test_each_role_lands_on_its_board(app, session, username, home):
     c = Client(app)
-    c.http = _FreshG(app, app.response_class, use_cookies=True)
     assert c.login_as(username).headers["Location"] == home
 
 
@@ -209,7 +195,7 @@ def test_overdue_only_filter(browser, make_case):
     page = browser("wangge01").get("/board/?overdue=1")
     shown = sum(columns(page.text).values(), [])
     assert late.id in shown and fresh.id not in shown
-    assert "已超时" in card_html(page.text, late.id) and "ico-late" in card_html(page.text, late.id)
+    assert "已超时" in card_html(page.text, late.id) and 'data-due-state="overdue"' in card_html(page.text, late.id)
 
 
 # ---- acting from a card ---------------------------------------------------------------------------
@@ -259,7 +245,9 @@ def test_each_card_action_writes_its_event(browser, make_case, who, setup, event
     case = at_leader(make_case) if setup == "leader" else at_handler(make_case)
     data = {k: (str(wanjia().id) if v == "WANJIA" else v) for k, v in data.items()}
     client = browser(who)
-    assert f"/board/cards/{case.id}/events/{event}" in card_html(client.get("/board/").text, case.id)
+    # Forward events are buttons on the card; the others (return, ...) come with "更多…".
+    shown = card_html(client.get("/board/").text, case.id) + client.get(f"/board/cards/{case.id}?actions=all").text
+    assert f"/board/cards/{case.id}/events/{event}" in shown
     response = client.post(f"/board/cards/{case.id}/events/{event}", {"version": case.version, **data}, htmx=True)
     assert response.status_code == 200, response.text
     assert response.text.lstrip().startswith(f'<article id="card-{case.id}"')
@@ -273,9 +261,16 @@ def test_buttons_come_from_the_policy(browser, make_case):
     # The grid worker sees the case on the leader column but has nothing to press there.
     card = card_html(browser("wangge01").get("/board/").text, case.id)
     assert "/events/" not in card and 'class="kcard-move"' not in card
-    leader_card = card_html(browser("louzhang01").get("/board/").text, case.id)
-    for ev in ("hand_on", "resolve", "return_case"):
+    leader = browser("louzhang01")
+    leader_card = card_html(leader.get("/board/").text, case.id)
+    for ev in ("hand_on", "resolve"):
         assert f"/events/{ev}/form" in leader_card
+    # Returning to the grid leads off this board: it waits behind "更多…".
+    assert "/events/return_case/form" not in leader_card and "更多…" in leader_card
+    more = leader.get(f"/board/cards/{case.id}?actions=all", headers={"HX-Request": "true"})
+    assert more.text.lstrip().startswith(f'<article id="card-{case.id}"')
+    for ev in ("hand_on", "resolve", "return_case"):
+        assert f"/events/{ev}/form" in more.text
 
 
 # ---- drag and drop ("move to…") -------------------------------------------------------------------
@@ -509,3 +504,19 @@ def test_board_costs_the_same_number_of_queries_for_10_and_500_cases(app, browse
     with query_counter as poll:
         assert client.get("/board/", headers={"If-None-Match": tag}).status_code == 304
     assert poll.count <= 3
+
+
+def test_columns_sort_by_due_time(browser, make_case):
+    """sort=due puts the soonest stage due time first; the default is the longest waiting first."""
+    first, second = make_case(title="先到"), make_case(title="后到")
+    first.stage_due_at = now() + dt.timedelta(days=3)
+    second.stage_due_at = now() + dt.timedelta(hours=1)
+    db.session.commit()
+    client = browser("wangge01")
+    default = columns(client.get("/board/?q=SX-&category=").text)["new"]
+    assert default.index(first.id) < default.index(second.id)
+    by_due = columns(client.get("/board/?sort=due").text)["new"]
+    assert by_due.index(second.id) < by_due.index(first.id)
+    # Every card with a due time shows the badge from the clock service.
+    page = client.get("/board/?sort=due").text
+    assert 'data-due-state="' in card_html(page, second.id)

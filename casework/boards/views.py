@@ -38,9 +38,7 @@ def _words() -> dict:
         "button": {k: str(v) for k, v in L.BUTTON.items()},
         "priority": {k: str(v) for k, v in L.PRIORITY.items()},
         "column": {c.key: str(c.label) for c in boards.columns_for(me())},
-        "due": {"late": _("已超时"), "soon": _("即将到期"), "ok": _("期限")},
-        "soon_seconds": 4 * 3600,
-        "pick": _("选择"), "move_to": _("移到…"), "reported_at": _("上报时间"), "stage_due": _("本环节期限"),
+        "pick": _("选择"), "move_to": _("移到…"), "more": _("更多…"), "reported_at": _("上报时间"), "stage_due": _("本环节期限"),
         "returned": _("退回 %(n)s 次", n="%d"),
         "age": _age_words(),
         "locale": _locale(),
@@ -116,20 +114,22 @@ def column_page(key: str):
                            names=boards.Names.for_cases(v.case for v in col.cards))
 
 
-def render_card(case, *, status: int = 200, form_event: str | None = None, errors=None, values=None):
+def render_card(case, *, status: int = 200, form_event: str | None = None, errors=None, values=None,
+                all_actions: bool = False):
     """The card fragment, re-read from the database, with its inline form open when asked."""
     column = boards.column_of(me(), case)
     card = boards.card_view(me(), case, column or "")
     handlers = queries.handler_choices(case) if form_event and "organisation" in EVENT_INPUTS[form_event] else []
     return make_response(render_template(
-        "boards/_card.html", card=card, form_event=form_event, errors=errors or {}, values=values or {},
+        "boards/_card.html", card=card, form_event=form_event, all_actions=all_actions,
+        errors=errors or {}, values=values or {},
         handlers=handlers, now=now(), W=_words(), names=boards.Names.for_cases([case])), status)
 
 
 @bp.route("/cards/<int:case_id>")
 def card(case_id: int):
-    """One card as it is now (also what "cancel" on an inline form shows)."""
-    return render_card(get_case_or_404(case_id, me()))
+    """One card as it is now (also what "cancel" on an inline form shows); ?actions=all opens "更多…"."""
+    return render_card(get_case_or_404(case_id, me()), all_actions=request.args.get("actions") == "all")
 
 
 @bp.route("/cards/<int:case_id>/events/<event>/form")

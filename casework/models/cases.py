@@ -41,6 +41,8 @@ class Case(db.Model):
         Index("ix_case_community_status", "community_id", "status", "updated_at"),
         Index("ix_case_building_status", "building_id", "status", "updated_at"),
         Index("ix_case_org_status", "assigned_org_id", "status", "updated_at"),
+        # The handler board splits "to sign for" from "in progress" by handler_accepted_at.
+        Index("ix_case_org_status_accepted", "assigned_org_id", "status", "handler_accepted_at", "updated_at"),
         Index("ix_case_status_updated", "status", "updated_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -25,6 +25,14 @@ def parse_date(raw: str | None) -> dt.date | None:
     return day if 2000 <= day.year <= 2100 else None
 
 
+def _is_iso(raw: str | None) -> bool:
+    try:
+        dt.date.fromisoformat((raw or "").strip())
+    except ValueError:
+        return not (raw or "").strip()
+    return True
+
+
 def _int_or_none(raw) -> int | None:
     raw = (raw or "").strip()
     return int(raw) if raw.isdigit() and len(raw) < 10 else None
@@ -78,6 +86,9 @@ class ReportForm(Form):
             field.errors = []
             getattr(self, f"validate_{name}")(field)
             ok = ok and not field.errors
+            if not _is_iso(field.data):
+                # A date input shows nothing for text it cannot read: show what was typed instead.
+                field.render_kw = {"type": "text", "placeholder": "2026-03-01"}
         return ok
 
     @property

@@ -24,7 +24,7 @@ from sqlalchemy.orm import defer
 from casework import access
 from casework.extensions import db
 from casework.models import Building, Case, Category, Grid, Organisation, User
-from casework.services import transitions
+from casework.services import escalation, transitions
 from casework.services.errors import Invalid, NotFound, Refused, ServiceError
 from casework.services.queries import CaseFilters, apply_filters
 from casework.timekeeping import now
@@ -196,6 +196,18 @@ class CardView:
     pick: str | None = None  # "sign" or "urge" when the card can be ticked for a bulk action
 
     @property
+    def primary(self) -> list[str]:
+        """The events that carry the card forward to another column: shown as buttons."""
+        forward = {m["event"] for m in self.moves}
+        return [e for e in self.events if e in forward] or self.events[:1]
+
+    @property
+    def more(self) -> list[str]:
+        """The other events (merge, reject, return, ...): behind "更多…" until asked for."""
+        primary = set(self.primary)
+        return [e for e in self.events if e not in primary]
+
+    @property
     def drop_targets(self) -> str:
         return " ".join(m["target"] for m in self.moves)
 
@@ -294,14 +306,17 @@ def _scope(user: User) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def _order(col: Column):
-    """Open work: the longest waiting first; finished work: the latest first.
+def _order(col: Column, f: CaseFilters):
+    """Open work: the longest waiting first (or the soonest due, when sorted by due time);
+    finished work: the latest first.
 
     Both follow the (scope, status, updated_at) indexes, so a page of 50 reads 50 index entries
     however long the column is. Priority shows on the card by colour and icon, and has a filter.
     """
     if col.newest_first:
         return (Case.updated_at.desc(), Case.id.desc())
+    if f.sort == "due":
+        return (Case.stage_due_at.is_(None), Case.stage_due_at, Case.id)
     return (Case.updated_at, Case.id)
 
 
@@ -323,7 +338,7 @@ def _page_ids(user: User, f: CaseFilters, pages: dict[str, int], at: dt.datetime
         col = column(user, key)
         inner = (apply_filters(select(Case.id).where(*_scope(user), col.where(user, at)), f,
                                with_status=False)
-                 .order_by(*_order(col)).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE).subquery())
+                 .order_by(*_order(col, f)).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE).subquery())
         parts.append(select(literal(key).label("col"), inner.c.id))
     if not parts:
         return []
@@ -531,7 +546,7 @@ URGE_NOTE_MAX = 500
 
 
 def urge_many(actor: User, picks: list[tuple[int, int | None]], note: str) -> BulkResult:
-    """Urge (催办) several cases: one internal timeline row on each case the supervisor may urge."""
+    """Urge (催办) several cases: a timeline row and a notice for each case the supervisor may urge."""
     note = (note or "").strip()
     if len(note) > URGE_NOTE_MAX:
         raise Invalid(_l("请检查填写的内容。"), {"note": _l("说明不能超过 %(n)d 字。", n=URGE_NOTE_MAX)})
@@ -544,7 +559,8 @@ def urge_many(actor: User, picks: list[tuple[int, int | None]], note: str) -> Bu
         elif not access.may_urge(actor, case):
             result.failed.append((case.number, str(_l("该案件不能催办（已办结或无权限）。"))))
         else:
-            transitions.add_event(actor, case, "urge", "urge", note or str(_l("请抓紧办理。")), public=False)
             result.done.append(case)
+    # One timeline row on each case and a notice to whoever holds it (the same as urging one case).
+    escalation.urge(actor, result.done, note or str(_l("请抓紧办理。")))
     log.info("bulk urge by %s: %d urged, %d refused", actor.username, len(result.done), len(result.failed))
     return result

@@ -24,6 +24,7 @@ class CaseFilters:
     organisation: int | None = None
     q: str = ""
     overdue: bool = False
+    sort: str = ""  # "" = the board's own order; "due" = the current stage's due time, soonest first
     page: int = 1
     extra: dict = field(default_factory=dict)
 
@@ -40,6 +41,7 @@ class CaseFilters:
             category=as_int("category"), priority=priority if priority in PRIORITIES else "",
             grid=as_int("grid"), building=as_int("building"), organisation=as_int("organisation"),
             q=(args.get("q") or "").strip()[:60], overdue=args.get("overdue") in ("1", "on", "true"),
+            sort="due" if args.get("sort") == "due" else "",
             page=max(1, as_int("page") or 1),
         )
 
@@ -48,7 +50,7 @@ class CaseFilters:
         values = {
             "status": self.status, "category": self.category, "priority": self.priority,
             "grid": self.grid, "building": self.building, "organisation": self.organisation,
-            "q": self.q, "overdue": "1" if self.overdue else None,
+            "q": self.q, "overdue": "1" if self.overdue else None, "sort": self.sort,
         }
         values.update(override)
         return {k: v for k, v in values.items() if v not in (None, "", False)}

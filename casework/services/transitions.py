@@ -125,8 +125,7 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
     db.session.add(row)
     try:
         db.session.flush()
-    except StaleDataError as exc:  # a concurrent commit won the race
-        db.session.rollback()
+    except StaleDataError as exc:  # a concurrent commit won the race; the caller rolls back
         raise Stale(_l("该案件刚被其他人更新，请刷新后再操作。")) from exc
     log.info("case %s: %s %s -> %s by %s", case.number, event, source, case.status,
              actor.username if actor else actor_label)

@@ -1,9 +1,10 @@
 // Casework browser glue. No inline scripts (CSP script-src 'self'); htmx does the talking.
 (function () {
   "use strict";
-  // Clear an alert after a successful swap elsewhere, so old errors do not linger.
-  document.addEventListener("htmx:beforeRequest", function () {
+  // A new action clears the previous action's message; polls and other reads leave it alone.
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var verb = (evt.detail.requestConfig && evt.detail.requestConfig.verb) || "get";
     var alerts = document.getElementById("alerts");
-    if (alerts) { alerts.innerHTML = ""; }
+    if (alerts && verb.toLowerCase() !== "get") { alerts.innerHTML = ""; }
   });
 })();

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 1388182815ab
+Revision ID: 19e3aed5e54c
 Revises: 
-Create Date: 2026-11-28 19:30:49.733012
+Create Date: 2026-11-28 19:47:31.217132
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '1388182815ab'
+revision = '19e3aed5e54c'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -200,6 +200,7 @@ def upgrade():
         batch_op.create_index('ix_case_community_status', ['community_id', 'status', 'updated_at'], unique=False)
         batch_op.create_index('ix_case_grid_status', ['grid_id', 'status', 'updated_at'], unique=False)
         batch_op.create_index('ix_case_org_status', ['assigned_org_id', 'status', 'updated_at'], unique=False)
+        batch_op.create_index('ix_case_org_status_accepted', ['assigned_org_id', 'status', 'handler_accepted_at', 'updated_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_returned_org_id'), ['returned_org_id'], unique=False)
         batch_op.create_index('ix_case_status_updated', ['status', 'updated_at'], unique=False)
 
@@ -347,6 +348,7 @@ def downgrade():
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.drop_index('ix_case_status_updated')
         batch_op.drop_index(batch_op.f('ix_case_returned_org_id'))
+        batch_op.drop_index('ix_case_org_status_accepted')
         batch_op.drop_index('ix_case_org_status')
         batch_op.drop_index('ix_case_grid_status')
         batch_op.drop_index('ix_case_community_status')
