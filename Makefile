@@ -27,6 +27,7 @@ translations: $(VENV)/.installed
 db: install translations
 	$(FLASK) db upgrade
 	$(FLASK) casework demo --if-empty
+	$(FLASK) casework sweep
 
 run: db
 	$(FLASK) run --host 127.0.0.1 --port 5000

@@ -9,9 +9,11 @@ missing) so it never touches the development or test data:
         .venv/bin/python bench/bench_dashboard.py --repeat 7
 
 The data: the demo subdistrict's places and people (`load_places_and_people`), then N cases spread
-over the last 365 days and their timelines, written with PostgreSQL COPY. Every workflow move
-carries `stage_due_at` and `stage_seconds` (synthesised here: wall time between the moves, scaled
-to working time), so every figure on the dashboard has real work to do. Mix: ~80% closed after a
+over the last 365 days and their timelines, written with PostgreSQL COPY, and the dashboard's
+rollups (`services/tallies.py`: each case's contribution computed by the same `case_tallies` that
+intake and every transition use). Every workflow move carries `stage_due_at` and `stage_seconds`
+(synthesised here: wall time between the moves, scaled to working time), so every figure on the
+dashboard has real work to do. Mix: ~80% closed after a
 call-back (some reopened once, some via a building leader, some straight to a handler, some solved
 on the spot), ~6% rejected or merged, the rest open at some stage (more of them recent), ~8% with
 a return, ~3% with an approved extension; ~25% of stages end after their due time.
@@ -147,7 +149,7 @@ class Generator:
                  "reopen": "handling", "reject": "closed", "merge": "closed"}
         status, at, stage_start = "reported", created, created
         state = dict(assigned=None, resolved_at=None, closed_at=None, resolution=None, satisfaction=None,
-                     returns=0, via_leader=False, accepted=None)
+                     returns=0, via_leader=False, accepted=None, responded_at=None, response_due_at=None)
         for event in path:
             if event == "accept":
                 at = at + dt.timedelta(seconds=self.expo(1))
@@ -184,6 +186,8 @@ class Generator:
             if event in ("reject", "merge"):
                 state["resolution"] = "rejected" if event == "reject" else "duplicate"
                 state["closed_at"] = at
+            if status == "reported" and state["responded_at"] is None:
+                state["responded_at"], state["response_due_at"] = at, due
             events.append(dict(event=event, from_status=status, to_status=target, created_at=at, stage_due_at=due,
                                stage_seconds=seconds, organisation_id=org_id,
                                reason_code="not_our_duty" if event == "return_case" else
@@ -202,6 +206,7 @@ class Generator:
             created_by_id=None, created_at=created, updated_at=at, stage_started_at=stage_start,
             stage_due_at=stage_due, due_at=created + dt.timedelta(hours=case_hours), parked_at=None,
             extension_count=0, resolved_at=state["resolved_at"], closed_at=state["closed_at"], version=1,
+            responded_at=state["responded_at"], response_due_at=state["response_due_at"],
         )
         extension = None
         if state["assigned"] and rng.random() < 0.04:
@@ -216,9 +221,13 @@ class Generator:
 
 
 def build(app, count: int, seed: int) -> None:
-    """Empty the benchmark database and fill it with `count` cases (COPY in batches)."""
+    """Empty the benchmark database and fill it with `count` cases (COPY in batches), then the rollups."""
+    from collections import Counter
+
     from casework.extensions import db
     from casework.models import Building, Case, CaseEvent, Category, Extension, Organisation, User
+    from casework.models.cases import ReportTally, StageTally
+    from casework.services import tallies
     from casework.services.demo import TITLES, load_places_and_people
     from casework.timekeeping import now
 
@@ -258,8 +267,12 @@ def build(app, count: int, seed: int) -> None:
                     rows.clear()
                 raw.commit()
 
+            tally_figures, tally_stages = Counter(), Counter()
             for i in range(1, count + 1):
                 row, evs, ext = gen.case(i, i)
+                figures, stages = tallies.case_tallies(row, evs)
+                tally_figures.update(figures)
+                tally_stages.update(stages)
                 cases.append(row)
                 events.extend(evs)
                 if ext:
@@ -270,6 +283,21 @@ def build(app, count: int, seed: int) -> None:
             flush()
             cursor.execute("""SELECT setval(pg_get_serial_sequence('"case"', 'id'), (SELECT MAX(id) FROM "case"))""")
             raw.commit()
+            # The rollups start empty, so plain COPY (no upsert) of the summed contributions.
+            by_key: dict = {}
+            for (*key, column), n in tally_figures.items():
+                by_key.setdefault(tuple(key), dict.fromkeys(tallies.FIGURE_COLUMNS, 0))[column] += n
+            del tally_figures
+            with cursor.copy(f'COPY "{ReportTally.__tablename__}" ({", ".join(tallies.FIGURE_KEYS + tallies.FIGURE_COLUMNS)}) '
+                             'FROM STDIN') as copy:
+                for key, values in by_key.items():
+                    copy.write_row([*key, *values.values()])
+            with cursor.copy(f'COPY "{StageTally.__tablename__}" ({", ".join(tallies.STAGE_KEYS)}, n) FROM STDIN') as copy:
+                for key, n in tally_stages.items():
+                    copy.write_row([*key, n])
+            raw.commit()
+            print(f"  rollups: {len(by_key):,} figure rows, {len(tally_stages):,} stage-time rows "
+                  f"{time.perf_counter() - started:6.1f}s", flush=True)
         finally:
             raw.close()
         db.session.execute(text("ANALYZE"))
@@ -287,33 +315,9 @@ def timed(fn, repeat: int) -> tuple[float, float]:
     return statistics.median(runs), min(runs)
 
 
-# Indexes the dashboard could use (proposed for the models, measured here with --indexes).
-PROPOSED_INDEXES = {
-    "ix_bench_response": 'CREATE INDEX IF NOT EXISTS ix_bench_response ON case_event (case_id) '
-                         "INCLUDE (created_at, stage_due_at) WHERE kind = 'transition' AND from_status = 'reported'",
-    "ix_bench_callbacks": 'CREATE INDEX IF NOT EXISTS ix_bench_callbacks ON case_event (created_at) '
-                          "INCLUDE (case_id, event, from_status) WHERE event IN ('close', 'reopen', 'return_case')",
-    "ix_bench_stage": 'CREATE INDEX IF NOT EXISTS ix_bench_stage ON case_event (created_at) '
-                      "INCLUDE (from_status, to_status, stage_seconds, case_id) WHERE stage_seconds IS NOT NULL",
-}
-
-
-def set_indexes(app, on: bool) -> None:
+def run(app, repeat: int, dims=None, reference: bool = False) -> None:
     from casework.extensions import db
-    with app.app_context():
-        for name, ddl in PROPOSED_INDEXES.items():
-            db.session.execute(text(ddl if on else f"DROP INDEX IF EXISTS {name}"))
-        db.session.commit()
-        if on:
-            raw = db.engine.raw_connection()
-            raw.driver_connection.autocommit = True
-            raw.cursor().execute("VACUUM ANALYZE case_event")
-            raw.close()
-
-
-def run(app, repeat: int, dims=None) -> None:
-    from casework.extensions import db
-    from casework.models import Case, CaseEvent, User
+    from casework.models import Case, CaseEvent, Community, User
     from casework.services import reports
     from casework.timekeeping import now
 
@@ -344,15 +348,21 @@ def run(app, repeat: int, dims=None) -> None:
         jiedao = db.session.scalars(select(User).where(User.username == username)).one()
         login_user(jiedao)
         scope, at = reports.Scope(), now()
+        community = reports.Scope(community_id=db.session.scalar(select(func.min(Community.id))))
+        by_grid = reports._Grouping("grid")
         parts = {
-            "totals (3 grouped queries)": lambda: reports._figures(jiedao, scope, period, at, None),
-            "ranking by grid (3 grouped queries)": lambda: reports.ranking(jiedao, scope, period, at, "grid"),
-            "ranking by building leader": lambda: reports.ranking(jiedao, scope, period, at, "leader"),
-            "stage median/p90 (percentile_disc)": lambda: reports.stage_times(jiedao, scope, period),
-            "stage median/p90 (portable window query)": lambda: reports.stage_times_window(jiedao, scope, period),
-            "weekly trend": lambda: reports.weekly_trend(jiedao, scope, period),
+            "figures from the rollup, by grid (1 query)": lambda: reports._tally_figures(jiedao, scope, period, by_grid),
+            "live parts: unanswered, not completed, extensions (3 queries)":
+                lambda: reports._live_figures(jiedao, scope, period, at, by_grid),
+            "ranking by building leader (rollup + live + fold)": lambda: reports.ranking(jiedao, scope, period, at, "leader"),
+            "stage median/p90 from the histogram rollup": lambda: reports.stage_times(jiedao, scope, period),
+            "same, one community (grid rows)": lambda: reports.stage_times(jiedao, community, period),
+            "weekly trend (rollup)": lambda: reports.weekly_trend(jiedao, scope, period),
             "overdue list + count": lambda: reports.overdue_cases(jiedao, scope, at),
         }
+        if reference:
+            parts["stage median/p90 from the timeline (reference, no rollup)"] = (
+                lambda: reports.stage_times_live(jiedao, scope, period))
         for name, fn in parts.items():
             med, best = timed(fn, repeat)
             print(f"| {name} | {med * 1000:.0f} ms | {best * 1000:.0f} ms |")
@@ -373,8 +383,8 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="drop and regenerate the data")
     parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--dims", nargs="*", help="only these group-by dimensions for the page timing")
-    parser.add_argument("--indexes", choices=("on", "off", "keep"), default="keep",
-                        help="create or drop the proposed indexes before timing")
+    parser.add_argument("--reference", action="store_true",
+                        help="also time the stage percentiles computed from the timeline rows (slow)")
     opts = parser.parse_args()
     if not opts.url.startswith("postgresql"):
         sys.exit("the benchmark needs PostgreSQL (BENCH_DATABASE_URL / --url)")
@@ -390,10 +400,7 @@ def main() -> None:
     if opts.rebuild or have != opts.cases:
         print(f"building {opts.cases:,} cases into {opts.url.rsplit('/', 1)[1]} (found {have:,})")
         build(app, opts.cases, opts.seed)
-    if opts.indexes != "keep":
-        set_indexes(app, opts.indexes == "on")
-    print(f"proposed indexes: {opts.indexes}")
-    run(app, opts.repeat, opts.dims)
+    run(app, opts.repeat, opts.dims, opts.reference)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, false, or_, select, true
 
 from casework.models import Case, User, user_buildings, user_grids
+from casework.workflow import EVENT_ORDER
 
 # Which role fires which event, per source state. A state missing from an event's map means
 # the event is not the role's to fire there even if the workflow allows it.
@@ -98,7 +99,8 @@ def events_for(user: User, case: Case) -> list[str]:
     """The events this user may fire now: the workflow's enabled events filtered by the policy."""
     if not case.is_open:
         return []
-    return [e.id for e in case.workflow.enabled_events() if may_fire(user, case, e.id)]
+    allowed = {e.id for e in case.workflow.enabled_events() if may_fire(user, case, e.id)}
+    return [e for e in EVENT_ORDER if e in allowed]
 
 
 def may_urge(user: User, case: Case) -> bool:

@@ -14,7 +14,7 @@ from statemachine.exceptions import TransitionNotAllowed
 __all__ = [
     "CaseWorkflow", "TransitionNotAllowed", "STATUSES", "OPEN_STATUSES", "PRIORITIES", "CHANNELS",
     "RESOLUTIONS", "SATISFACTIONS", "RETURN_REASONS", "REJECT_REASONS", "EVENT_INPUTS",
-    "RESOLUTION_BY_EVENT", "EVENTS",
+    "RESOLUTION_BY_EVENT", "EVENTS", "EVENT_ORDER",
 ]
 
 STATUSES = ("reported", "triage", "building_leader", "handling", "resolved", "closed")
@@ -48,6 +48,12 @@ EVENT_INPUTS: dict[str, tuple[str, ...]] = {
     "close": ("satisfaction",),
     "reopen": ("note",),
 }
+
+# The order buttons appear in: the main way forward first, the side roads last.
+EVENT_ORDER = (
+    "sign", "dispatch", "hand_on", "accept", "report_done", "close", "dispatch_handler", "resolve",
+    "reopen", "return_case", "merge", "reject", "withdraw",
+)
 
 RESOLUTION_BY_EVENT = {
     "close": "solved", "merge": "duplicate", "reject": "rejected", "withdraw": "withdrawn",

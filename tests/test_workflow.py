@@ -120,3 +120,8 @@ def test_diagram_in_docs_is_current():
     from casework.workflow import mermaid_diagram
     text = (Path(__file__).resolve().parent.parent / "docs" / "workflow.md").read_text(encoding="utf-8")
     assert mermaid_diagram() in text, "docs/workflow.md is stale: run `python -m casework.workflow > ...`"
+
+
+def test_every_event_has_a_button_position():
+    from casework.workflow import EVENT_ORDER
+    assert sorted(EVENT_ORDER) == sorted(EVENTS)

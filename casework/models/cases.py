@@ -4,7 +4,8 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
-    Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Text,
+    UniqueConstraint, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -29,6 +30,10 @@ def mask_phone(phone: str | None) -> str:
     return digits[:3] + "****" + digits[-4:]
 
 
+# The columns the dashboard groups and scopes cases by.
+_GROUP_KEYS = ("community_id", "grid_id", "building_id", "category_id", "assigned_org_id")
+
+
 class Case(db.Model):
     __table_args__ = (
         CheckConstraint(f"status IN ({_in(STATUSES)})", name="status"),
@@ -44,6 +49,18 @@ class Case(db.Model):
         # The handler board splits "to sign for" from "in progress" by handler_accepted_at.
         Index("ix_case_org_status_accepted", "assigned_org_id", "status", "handler_accepted_at", "updated_at"),
         Index("ix_case_status_updated", "status", "updated_at"),
+        # The dashboard's live parts (docs/metrics.md): open cases past their stage's due time, cases
+        # still waiting to be signed for, and cases not completed yet, each a small part of the table.
+        # PostgreSQL covers the group keys so these are index-only scans.
+        Index("ix_case_open_stage_due", "stage_due_at", postgresql_where=text("status <> 'closed'"),
+              sqlite_where=text("status <> 'closed'")),
+        Index("ix_case_unanswered", "created_at", postgresql_where=text("status = 'reported'"),
+              sqlite_where=text("status = 'reported'"),
+              postgresql_include=["stage_due_at", *_GROUP_KEYS]),
+        Index("ix_case_incomplete_due", "due_at",
+              postgresql_where=text("resolved_at IS NULL AND closed_at IS NULL"),
+              sqlite_where=text("resolved_at IS NULL AND closed_at IS NULL"),
+              postgresql_include=list(_GROUP_KEYS)),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(20), unique=True)
@@ -79,6 +96,10 @@ class Case(db.Model):
     # Parking (挂账) pauses the clock: while parked_at is set, time does not count against the stage.
     parked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     extension_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The first move out of `reported` (sign, merge, reject, withdraw) and the sign-for due time it
+    # was judged against (its event's stage_due_at): the response rate reads these, not the timeline.
+    responded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    response_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -215,3 +236,52 @@ class Notification(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
 
     case: Mapped[Case | None] = relationship()
+
+
+class ReportTally(db.Model):
+    """Rollup behind the dashboard: per-case counts, each on the day (and ISO week) it belongs to.
+
+    Maintained by `services/tallies.py` on every intake and transition (and by the bulk loaders);
+    definitions in docs/metrics.md. `span` is "d" (slice = that day) or "w" (slice = the Monday of
+    that ISO week), so a period reads whole weeks plus at most 12 single days. `org_id` is the case's
+    current handler organisation, 0 for none.
+    """
+
+    __table_args__ = (PrimaryKeyConstraint("span", "slice", "community_id", "grid_id", "building_id",
+                                           "category_id", "org_id"),)
+    span: Mapped[str] = mapped_column(String(1))
+    slice: Mapped[dt.date] = mapped_column(Date)
+    community_id: Mapped[int] = mapped_column(Integer)
+    grid_id: Mapped[int] = mapped_column(Integer)
+    building_id: Mapped[int] = mapped_column(Integer)
+    category_id: Mapped[int] = mapped_column(Integer)
+    org_id: Mapped[int] = mapped_column(Integer, default=0)
+    received: Mapped[int] = mapped_column(Integer, default=0)      # by created_at
+    resp_judged: Mapped[int] = mapped_column(Integer, default=0)   # answered with a due time, by created_at
+    resp_ok: Mapped[int] = mapped_column(Integer, default=0)       # answered in time, by created_at
+    due_judged: Mapped[int] = mapped_column(Integer, default=0)    # completed, by due_at
+    due_ok: Mapped[int] = mapped_column(Integer, default=0)        # completed in time, by due_at
+    completed: Mapped[int] = mapped_column(Integer, default=0)     # by completion time
+    closes: Mapped[int] = mapped_column(Integer, default=0)        # call-back close events, by event time
+    rated: Mapped[int] = mapped_column(Integer, default=0)         # ... whose case carries a rating
+    good: Mapped[int] = mapped_column(Integer, default=0)          # ... rated (basically) satisfied
+    reopens: Mapped[int] = mapped_column(Integer, default=0)       # call-back reopen events, by event time
+    returns: Mapped[int] = mapped_column(Integer, default=0)       # return_case events, by event time
+
+
+class StageTally(db.Model):
+    """Histogram of stage times: how many stage ends per day/week, scope, stage and time bucket.
+
+    `scope` is "a" (the whole subdistrict, scope_id 0), "g" (a grid) or "o" (the case's current
+    handler organisation); `bucket` is the stage time rounded up to two significant digits of hours,
+    in seconds (`tallies.bucket`). Median and 90th percentile are read from it by cumulative counts.
+    """
+
+    __table_args__ = (PrimaryKeyConstraint("span", "slice", "scope", "scope_id", "stage", "bucket"),)
+    span: Mapped[str] = mapped_column(String(1))
+    slice: Mapped[dt.date] = mapped_column(Date)
+    scope: Mapped[str] = mapped_column(String(1))
+    scope_id: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(20))
+    bucket: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer, default=0)

@@ -5,6 +5,7 @@ import datetime as dt
 import logging
 import random
 import secrets
+from collections import Counter
 
 from sqlalchemy import func, insert, select
 
@@ -13,6 +14,7 @@ from casework.models import (
     Building, Case, CaseEvent, Category, Community, Grid, Organisation, Subdistrict, User,
 )
 from casework.services.numbering import TRACKING_ALPHABET, TRACKING_LENGTH, case_number, next_value
+from casework.services import tallies
 from casework.services.clock import calendar, rule_for
 from casework.timekeeping import add_working_time, due_time, now, working_time_between
 from casework.workflow import CaseWorkflow
@@ -184,6 +186,7 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
     first_seq = last_seq - count + 1
     max_id = db.session.scalar(select(func.max(Case.id))) or 0
     batch_cases, batch_events = [], []
+    tally_figures, tally_stages = Counter(), Counter()  # the dashboard's rollups (services/tallies.py)
     inserted = 0
 
     for i in range(count):
@@ -192,7 +195,9 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
         building = rng.choice(buildings)
         grid = grids[building.grid_id]
         priority = "emergency" if rng.random() < 0.03 else ("urgent" if rng.random() < 0.15 else category.default_priority)
-        created = end - dt.timedelta(days=rng.uniform(0.05, days))
+        # Open cases are mostly recent (a working office keeps up); closed ones spread over the period.
+        still_open = steps[-1][2] != "closed"
+        created = end - dt.timedelta(days=rng.uniform(0.05, 9 if still_open else days))
         org = building.property_company_id if rng.random() < 0.8 or not partners else rng.choice(partners)
         case_id = max_id + i + 1
         assigned_org = accepted_at = None
@@ -205,6 +210,7 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
             reporter_name=rng.choice(SURNAMES) + rng.choice(GIVEN), reporter_phone=_phone(rng),
             created_at=created, returned_org_id=None, resolution=None, satisfaction=None,
             resolved_at=None, closed_at=None, duplicate_of_id=None, version=1,
+            responded_at=None, response_due_at=None,
         )
         at = created
         wall = priority == "emergency"
@@ -214,6 +220,7 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
             return due_time(cal, start, hours, wall_clock)
 
         stage_start, stage_due = created, due("sign", created)
+        first_event = len(batch_events)
         values["due_at"] = due("case", created)
         for event, source, target, _via, _returns in steps:
             if event != "report":
@@ -262,6 +269,8 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
                 stage_due_at = stage_due
                 span = (at - stage_start) if wall else working_time_between(cal, stage_start, at)
                 stage_seconds = int(span.total_seconds())
+                if source == "reported" and target != source and values["responded_at"] is None:
+                    values["responded_at"], values["response_due_at"] = at, stage_due_at
                 if target != source:
                     stage_start = at
                     stage_due = due(stage_of[target], at) if target in stage_of else None
@@ -277,10 +286,14 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
                       handler_accepted_at=accepted_at, return_count=return_count,
                       updated_at=at, stage_started_at=stage_start, stage_due_at=stage_due,
                       created_by_id=None, parked_at=None, extension_count=0)
+        figures, stages = tallies.case_tallies(values, batch_events[first_event:])
+        tally_figures.update(figures)
+        tally_stages.update(stages)
         batch_cases.append(values)
         if len(batch_cases) >= 5000:
             inserted += _flush(batch_cases, batch_events)
     inserted += _flush(batch_cases, batch_events)
+    tallies.add_rows(tally_figures, tally_stages)
     _fix_sequences()
     return inserted
 

@@ -11,6 +11,7 @@ from casework import access
 from casework.extensions import db
 from casework.models import Building, Case, CaseEvent, Category, User
 from casework.services.clock import start_stage
+from casework.services import tallies
 from casework.services.errors import Invalid
 from casework.services.numbering import new_tracking_code, next_case_number, tracking_code_taken
 from casework.timekeeping import now
@@ -86,6 +87,7 @@ def create_case(actor: User | None, *, title: str, description: str, category_id
                              actor_label=actor_label, from_status=None, to_status="reported",
                              note="", public=True, created_at=at))
     db.session.flush()
+    tallies.record(case, None, None)  # received: the dashboard's rollup counts the new case
     log.info("case %s reported via %s by %s", case.number, channel,
              actor.username if actor else actor_label)
     return case

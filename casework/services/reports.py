@@ -1,7 +1,10 @@
 """Timeliness figures for supervisors, computed in SQL on SQLite and PostgreSQL.
 
-Definitions live in docs/metrics.md; every function here implements one of them. Python only
-merges per-group rows (a handful) and fills empty weeks; it never loops over cases.
+Definitions live in docs/metrics.md; every function here implements one of them. Most figures are
+sums over the rollups kept by `services/tallies.py` (whole ISO weeks plus the days at either end of
+the period); what depends on "now" (cases still unanswered or not completed) and the extensions are
+counted live on the small part of the case table they concern. Python only merges per-group rows (a
+handful) and fills empty weeks; it never loops over cases.
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
-    ColumnElement, Select, and_, case as case_when, func, literal, literal_column, or_, select, text, union_all,
+    BigInteger, ColumnElement, Select, and_, case as case_when, cast, false, func, literal, literal_column, or_, select, true,
 )
 from sqlalchemy.orm import aliased
 
@@ -19,6 +22,8 @@ from casework.extensions import db
 from casework.models import (
     Building, Case, CaseEvent, Category, Community, Extension, Grid, Organisation, User, user_buildings,
 )
+from casework.models.cases import ReportTally, StageTally
+from casework.services import tallies
 from casework.services.errors import NotFound
 from casework.timekeeping import now as clock_now
 
@@ -233,6 +238,38 @@ def _where(user: User, scope: Scope) -> ColumnElement[bool]:
     return and_(*conds)
 
 
+def _tally_where(user: User, scope: Scope) -> ColumnElement[bool]:
+    """The same cases, as rollup rows (the rollup keeps each case's place and current organisation)."""
+    t = ReportTally
+    if user.role == "handler":
+        # access.scope_clause lets a handler see cases assigned to or returned by it; the report
+        # narrows that to the cases currently assigned to it, which is exactly org_id.
+        conds = [t.org_id == user.organisation_id] if user.organisation_id else [false()]
+    elif user.role == "community_supervisor":
+        conds = [t.community_id == user.community_id] if user.community_id else [false()]
+    elif user.role == "subdistrict_supervisor":
+        conds = []
+    else:
+        conds = [false()]
+    if scope.community_id is not None:
+        conds.append(t.community_id == scope.community_id)
+    if scope.grid_id is not None:
+        conds.append(t.grid_id == scope.grid_id)
+    return and_(true(), *conds)
+
+
+def _slices(period: Period, span, slice_) -> ColumnElement[bool]:
+    """Rollup rows covering the period exactly: whole ISO weeks, plus the single days at either end."""
+    first = period.start + dt.timedelta(days=-period.start.weekday() % 7)  # first Monday on or after start
+    after = period.end + dt.timedelta(days=1)
+    stop = after - dt.timedelta(days=after.weekday())                      # Monday after the last whole week
+    if first >= stop:
+        return and_(span == tallies.DAY, slice_ >= period.start, slice_ <= period.end)
+    return or_(and_(span == tallies.WEEK, slice_ >= first, slice_ < stop),
+               and_(span == tallies.DAY, or_(and_(slice_ >= period.start, slice_ < first),
+                                            and_(slice_ >= stop, slice_ <= period.end))))
+
+
 def _leaders():
     """building → its building leader(s)."""
     return (select(user_buildings.c.building_id, user_buildings.c.user_id.label("leader_id"))
@@ -240,29 +277,37 @@ def _leaders():
             .where(User.role == "building_leader").subquery("leaders"))
 
 
+def _leaders_of_buildings() -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    leaders = _leaders()
+    for building_id, leader_id in db.session.execute(select(leaders.c.building_id, leaders.c.leader_id)):
+        out.setdefault(building_id, []).append(leader_id)
+    return out
+
+
 class _Grouping:
-    """The group key for a dimension and the join it needs (only the leader needs one)."""
+    """The group key of a dimension on the rollup and on the case table.
+
+    Every dimension but the leader is a partition of the cases. A building may have several leaders
+    or none, so the leader dimension is counted per building and folded onto the leaders.
+    """
 
     def __init__(self, dim: str | None):
         self.dim = dim
-        self.leaders = _leaders() if dim == "leader" else None
 
     @property
-    def key(self):
-        return {
-            None: literal_column("0"), "community": Case.community_id, "grid": Case.grid_id,
-            "category": Case.category_id, "organisation": Case.assigned_org_id,
-            "leader": self.leaders.c.leader_id if self.leaders is not None else None,
-        }[self.dim]
+    def base(self) -> str | None:
+        return "building" if self.dim == "leader" else self.dim
 
-    def group(self, query: Select) -> Select:
-        """GROUP BY the key; without a dimension the aggregate is one row for everything."""
-        return query if self.dim is None else query.group_by(self.key)
+    def tally_key(self):
+        t = ReportTally
+        return {None: literal_column("0"), "community": t.community_id, "grid": t.grid_id,
+                "category": t.category_id, "organisation": t.org_id, "building": t.building_id}[self.base]
 
-    def join(self, query: Select) -> Select:
-        if self.leaders is not None:
-            query = query.outerjoin(self.leaders, self.leaders.c.building_id == Case.building_id)
-        return query
+    def case_key(self):
+        return {None: literal_column("0"), "community": Case.community_id, "grid": Case.grid_id,
+                "category": Case.category_id, "organisation": Case.assigned_org_id,
+                "building": Case.building_id}[self.base]
 
     def only(self, group: int) -> ColumnElement[bool]:
         """Cases in one group; 0 stands for the "none" group (no handler, no leader)."""
@@ -271,42 +316,38 @@ class _Grouping:
             if group == 0:
                 return Case.building_id.not_in(select(leaders.c.building_id))
             return Case.building_id.in_(select(leaders.c.building_id).where(leaders.c.leader_id == group))
-        key = self.key
+        key = self.case_key()
         return key.is_(None) if group == 0 else key == group
 
-
-def _response_event():
-    """The move that answered the case: the first (and only) transition out of `reported`."""
-    resp = aliased(CaseEvent, name="resp")
-    on = and_(resp.case_id == Case.id, resp.kind == "transition", resp.from_status == "reported",
-              resp.to_status != "reported")
-    return resp, on
+    def fold(self, per_base: dict) -> dict:
+        """Base-key figures → the dimension's groups (org 0 is "none"; buildings onto their leaders)."""
+        if self.dim == "organisation":
+            return {(k or None): f for k, f in per_base.items()}
+        if self.dim != "leader":
+            return per_base
+        leaders = _leaders_of_buildings()
+        out: dict = {}
+        for building, figures in per_base.items():
+            for leader in leaders.get(building, [None]):
+                out[leader] = out.get(leader, Figures()) + figures
+        return out
 
 
 class _Predicates:
-    """The per-case conditions of docs/metrics.md, shared by the figures and the case lists."""
+    """The per-case conditions of docs/metrics.md, for the case lists behind the figures."""
 
-    def __init__(self, period: Period, at: dt.datetime, resp):
+    def __init__(self, period: Period, at: dt.datetime):
         lo, hi = period.lo, period.hi
         self.received = and_(Case.created_at >= lo, Case.created_at < hi)
-        unanswered_late = and_(resp.id.is_(None), Case.status == "reported", Case.stage_due_at < at)
-        self.response_judged = and_(self.received, or_(resp.stage_due_at.is_not(None), unanswered_late))
-        self.response_ok = and_(self.received, resp.stage_due_at.is_not(None),
-                                resp.created_at <= resp.stage_due_at)
+        unanswered_late = and_(Case.status == "reported", Case.stage_due_at < at)
         self.response_late = and_(self.received, or_(
-            unanswered_late, and_(resp.stage_due_at.is_not(None), resp.created_at > resp.stage_due_at)))
+            unanswered_late, and_(Case.response_due_at.is_not(None), Case.responded_at > Case.response_due_at)))
         completion = func.coalesce(Case.resolved_at, Case.closed_at)
         self.due_in = and_(Case.due_at >= lo, Case.due_at < hi)
-        self.on_time_judged = and_(self.due_in, or_(completion.is_not(None), Case.due_at < at))
         self.on_time_ok = and_(self.due_in, completion <= Case.due_at)
         self.on_time_late = and_(self.due_in, or_(completion > Case.due_at,
                                                   and_(completion.is_(None), Case.due_at < at)))
-        self.completion = completion
         self.overdue = and_(Case.status != "closed", Case.stage_due_at < at)
-
-
-def _count(cond) -> ColumnElement[int]:
-    return func.count(case_when((cond, 1)))
 
 
 def _in_period(column, period: Period) -> ColumnElement[bool]:
@@ -315,121 +356,152 @@ def _in_period(column, period: Period) -> ColumnElement[bool]:
 
 # --- the figures ----------------------------------------------------------------------------
 
-def _case_figures(user, scope, period, at, grouping: _Grouping) -> dict:
-    """received, response and on-time counts per group, in one pass over the cases."""
-    resp, on = _response_event()
-    p = _Predicates(period, at, resp)
-    key = grouping.key.label("k")
-    query = grouping.join(select(
-        key, _count(p.received), _count(p.response_judged), _count(p.response_ok),
-        _count(p.on_time_judged), _count(p.on_time_ok),
-    ).select_from(Case).outerjoin(resp, on)).where(_where(user, scope), or_(p.received, p.due_in))
+def _tally_figures(user, scope, period, grouping: _Grouping) -> dict:
+    """Everything the rollup holds, per group: one indexed range of whole weeks and edge days."""
+    t = ReportTally
+    key = grouping.tally_key().label("k")
+    sums = [func.coalesce(func.sum(getattr(t, c)), 0) for c in (
+        "received", "resp_judged", "resp_ok", "due_judged", "due_ok", "closes", "reopens", "rated", "good",
+        "returns")]
+    query = select(key, *sums).where(_slices(period, t.span, t.slice), _tally_where(user, scope))
+    if grouping.dim is not None:
+        query = query.group_by(key)
     out = {}
-    for k, received, r_den, r_num, o_den, o_num in db.session.execute(grouping.group(query)):
-        out[k] = dict(received=received, response=Rate(r_num, r_den), on_time=Rate(o_num, o_den))
+    for k, received, r_den, r_num, o_den, o_num, closes, reopens, rated, good, returns in db.session.execute(query):
+        out[k] = Figures(received=received, response=Rate(r_num, r_den), on_time=Rate(o_num, o_den),
+                         resolution=Rate(closes, closes + reopens), satisfaction=Rate(good, rated), returns=returns)
     return out
 
 
-def _event_figures(user, scope, period, grouping: _Grouping) -> dict:
-    """Returns and call-back outcomes per group, from the timeline rows of the period."""
-    key = grouping.key.label("k")
-    ev = CaseEvent.event
-    close = and_(ev == "close", CaseEvent.from_status == "resolved")
-    reopen = and_(ev == "reopen", CaseEvent.from_status == "resolved")
-    query = grouping.join(select(
-        key, _count(ev == "return_case"), _count(close), _count(reopen),
-        _count(and_(close, Case.satisfaction.is_not(None))),
-        _count(and_(close, Case.satisfaction.in_(GOOD_SATISFACTION))),
-    ).select_from(CaseEvent).join(Case, Case.id == CaseEvent.case_id)).where(
-        _where(user, scope), CaseEvent.kind == "transition", _in_period(CaseEvent.created_at, period),
-        ev.in_(("return_case", "close", "reopen")))
-    out = {}
-    for k, returns, closed, reopened, rated, good in db.session.execute(grouping.group(query)):
-        out[k] = dict(returns=returns, resolution=Rate(closed, closed + reopened), satisfaction=Rate(good, rated))
+def _live_figures(user, scope, period, at, grouping: _Grouping) -> dict:
+    """What depends on "now" (from the open cases) and the extensions, per group."""
+    key = grouping.case_key().label("k")
+    where = _where(user, scope)
+
+    def grouped(query):
+        return query if grouping.dim is None else query.group_by(key)
+
+    out: dict = {}
+    # Still waiting to be signed for, and the sign-for due time has passed: judged, late.
+    unanswered = grouped(select(key, func.count()).where(
+        where, Case.status == "reported", _in_period(Case.created_at, period), Case.stage_due_at < at))
+    for k, n in db.session.execute(unanswered):
+        out[k] = out.get(k, Figures()) + Figures(response=Rate(0, n))
+    # Not completed, and the whole-case due time (in the period) has passed: judged, late.
+    overdue = grouped(select(key, func.count()).where(
+        where, Case.resolved_at.is_(None), Case.closed_at.is_(None), _in_period(Case.due_at, period),
+        Case.due_at < at))
+    for k, n in db.session.execute(overdue):
+        out[k] = out.get(k, Figures()) + Figures(on_time=Rate(0, n))
+    extensions = grouped(select(key, func.count(Extension.id)).select_from(Extension)
+                         .join(Case, Case.id == Extension.case_id).where(
+        where, Extension.kind == "extend", Extension.state == "approved", _in_period(Extension.created_at, period)))
+    for k, n in db.session.execute(extensions):
+        out[k] = out.get(k, Figures()) + Figures(extensions=n)
     return out
 
 
-def _extension_figures(user, scope, period, grouping: _Grouping) -> dict:
-    """Approved extensions asked for in the period, per group."""
-    key = grouping.key.label("k")
-    query = grouping.join(select(key, func.count(Extension.id)).select_from(Extension)
-                          .join(Case, Case.id == Extension.case_id)).where(
-        _where(user, scope), Extension.kind == "extend", Extension.state == "approved",
-        _in_period(Extension.created_at, period))
-    return {k: dict(extensions=n) for k, n in db.session.execute(grouping.group(query))}
+def _base_figures(user, scope, period, at, grouping: _Grouping) -> dict:
+    per_base = _tally_figures(user, scope, period, grouping)
+    for k, figures in _live_figures(user, scope, period, at, grouping).items():
+        k = k or 0 if grouping.base == "organisation" else k  # rollup: org 0; cases: NULL
+        per_base[k] = per_base.get(k, Figures()) + figures
+    return per_base
 
 
 def _figures(user, scope, period, at, dim: str | None) -> dict:
     """All figures per group key (a single key 0 when dim is None)."""
     grouping = _Grouping(dim)
-    parts = [_case_figures(user, scope, period, at, grouping), _event_figures(user, scope, period, grouping),
-             _extension_figures(user, scope, period, grouping)]
-    merged: dict = {}
-    for part in parts:
-        for k, values in part.items():
-            merged.setdefault(k, {}).update(values)
-    return {k: Figures(**values) for k, values in merged.items()}
+    return grouping.fold(_base_figures(user, scope, period, at, grouping))
 
 
-def _covers_everything(user: User, scope: Scope) -> bool:
-    """Whether the report spans every case, so event queries need no join to the case table."""
-    return user.role == "subdistrict_supervisor" and scope.community_id is None and scope.grid_id is None
+def _stage_scope(user: User, scope: Scope) -> ColumnElement[bool]:
+    """StageTally rows for the report's cases: one organisation's, some grids', or the whole subdistrict's."""
+    t = StageTally
+    if user.role == "handler":
+        return and_(t.scope == "o", t.scope_id == user.organisation_id) if user.organisation_id else false()
+    if scope.grid_id is not None:
+        return and_(t.scope == "g", t.scope_id == scope.grid_id)
+    community = scope.community_id
+    if user.role == "community_supervisor":
+        community = user.community_id
+    elif user.role != "subdistrict_supervisor":
+        return false()
+    if community is None:
+        return and_(t.scope == "a", t.scope_id == 0)
+    return and_(t.scope == "g", t.scope_id.in_(select(Grid.id).where(Grid.community_id == community)))
 
 
-def _stage_rows(user, scope, period, *columns) -> Select:
-    """Timeline rows that ended a stage in the period, inside the report's cases."""
-    query = select(*columns).select_from(CaseEvent)
-    conds = [CaseEvent.kind == "transition", _in_period(CaseEvent.created_at, period),
-             CaseEvent.stage_seconds.is_not(None), CaseEvent.from_status != CaseEvent.to_status,
-             CaseEvent.from_status.in_(STAGES)]
-    if not _covers_everything(user, scope):
-        query = query.join(Case, Case.id == CaseEvent.case_id)
-        conds.append(_where(user, scope))
-    return query.where(*conds)
-
-
-def stage_times_window(user, scope, period) -> list[tuple]:
-    """Nearest-rank median and p90 per stage with ROW_NUMBER/COUNT windows (any database)."""
-    ranked = _stage_rows(
-        user, scope, period,
-        CaseEvent.from_status.label("status"), CaseEvent.stage_seconds.label("s"),
-        func.row_number().over(partition_by=CaseEvent.from_status, order_by=CaseEvent.stage_seconds).label("rn"),
-        func.count().over(partition_by=CaseEvent.from_status).label("n"),
-    ).subquery("ranked")
+def _percentiles(histogram) -> Select:
+    """Nearest-rank median and p90 per stage from (stage, bucket, n) rows, with window sums."""
+    # PostgreSQL sums bigints as numeric: cast back, so that // below stays integer division.
+    cum = select(histogram.c.stage, histogram.c.bucket,
+                 cast(func.sum(histogram.c.n).over(partition_by=histogram.c.stage, order_by=histogram.c.bucket,
+                                                   rows=(None, 0)), BigInteger).label("cum"),
+                 cast(func.sum(histogram.c.n).over(partition_by=histogram.c.stage), BigInteger).label("total"),
+                 ).subquery("cum")
     # ceil(n * p / 100) in integer arithmetic (// is integer division on both databases).
-    median_rank = (ranked.c.n * 50 + 99) // 100
-    p90_rank = (ranked.c.n * 90 + 99) // 100
-    query = (select(ranked.c.status, func.max(ranked.c.n),
-                    func.max(case_when((ranked.c.rn == median_rank, ranked.c.s))),
-                    func.max(case_when((ranked.c.rn == p90_rank, ranked.c.s))))
-             .where(or_(ranked.c.rn == median_rank, ranked.c.rn == p90_rank)).group_by(ranked.c.status))
-    return [tuple(row) for row in db.session.execute(query)]
+    median_rank = (cum.c.total * 50 + 99) // 100
+    p90_rank = (cum.c.total * 90 + 99) // 100
+    return (select(cum.c.stage, func.max(cum.c.total),
+                   func.min(case_when((cum.c.cum >= median_rank, cum.c.bucket))),
+                   func.min(case_when((cum.c.cum >= p90_rank, cum.c.bucket))))
+            .group_by(cum.c.stage))
 
 
-def stage_times_percentile(user, scope, period) -> list[tuple]:
-    """The same on PostgreSQL with percentile_disc (no window materialised)."""
-    query = _stage_rows(user, scope, period, CaseEvent.from_status, func.count(),
-                        func.percentile_disc(0.5).within_group(CaseEvent.stage_seconds),
-                        func.percentile_disc(0.9).within_group(CaseEvent.stage_seconds)
-                        ).group_by(CaseEvent.from_status)
-    return [tuple(row) for row in db.session.execute(query)]
+def stage_times_rollup(user, scope, period) -> list[tuple]:
+    """(stage, count, median, p90) from the StageTally histogram."""
+    t = StageTally
+    histogram = (select(t.stage.label("stage"), t.bucket.label("bucket"), func.sum(t.n).label("n"))
+                 .where(_slices(period, t.span, t.slice), _stage_scope(user, scope))
+                 .group_by(t.stage, t.bucket).having(func.sum(t.n) > 0).subquery("histogram"))
+    return [tuple(row) for row in db.session.execute(_percentiles(histogram))]
+
+
+def _bucket_sql(seconds):
+    """tallies.bucket in SQL: round up to 0.1 h / 1 h / 10 h / 100 h steps (integer arithmetic)."""
+    whens = [(seconds <= 0, literal(0))]
+    whens += [(seconds <= limit, (seconds + (step - 1)) // step * step) for limit, step in tallies._STEPS]
+    return case_when(*whens, else_=(seconds + 359_999) // 360_000 * 360_000)
+
+
+def stage_times_live(user, scope, period) -> list[tuple]:
+    """The same from the timeline rows themselves (the reference the rollup must agree with)."""
+    seconds = CaseEvent.stage_seconds
+    rows = (select(CaseEvent.from_status.label("stage"), _bucket_sql(seconds).label("bucket"))
+            .select_from(CaseEvent).join(Case, Case.id == CaseEvent.case_id)
+            .where(_where(user, scope), CaseEvent.kind == "transition", _in_period(CaseEvent.created_at, period),
+                   seconds.is_not(None), CaseEvent.from_status != CaseEvent.to_status,
+                   CaseEvent.from_status.in_(STAGES)).subquery("rows"))
+    histogram = (select(rows.c.stage, rows.c.bucket, func.count().label("n"))
+                 .group_by(rows.c.stage, rows.c.bucket).subquery("histogram"))
+    return [tuple(row) for row in db.session.execute(_percentiles(histogram))]
 
 
 def stage_times(user, scope, period) -> list[StageTime]:
-    """Median and 90th percentile of working time per stage, in workflow order."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        rows = stage_times_percentile(user, scope, period)
-    else:
-        rows = stage_times_window(user, scope, period)
-    found = {status: StageTime(status, int(n), int(med), int(p90)) for status, n, med, p90 in rows}
+    """Median and 90th percentile of working time per stage (bucketed, docs/metrics.md), in workflow order."""
+    found = {status: StageTime(status, int(n), int(med), int(p90))
+             for status, n, med, p90 in stage_times_rollup(user, scope, period)}
     return [found[s] for s in STAGES if s in found]
 
 
-def _week_start(column):
-    """The Monday 00:00 of the ISO week holding `column`."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return func.date_trunc("week", column)
-    return func.date(column, "weekday 0", "-6 days")
+def weekly_trend(user, scope, period) -> list[Week]:
+    """Cases received and completed per ISO week of the period (empty weeks included)."""
+    t = ReportTally
+    query = (select(t.span, t.slice, func.sum(t.received), func.sum(t.completed))
+             .where(_slices(period, t.span, t.slice), _tally_where(user, scope)).group_by(t.span, t.slice))
+    counts: dict[dt.date, list[int]] = {}
+    for _span, day, received, completed in db.session.execute(query):
+        week = counts.setdefault(tallies.monday(_as_date(day)), [0, 0])
+        week[0] += received or 0
+        week[1] += completed or 0
+    weeks = []
+    monday = period.start - dt.timedelta(days=period.start.weekday())
+    while monday <= period.end:
+        received, completed = counts.get(monday, (0, 0))
+        weeks.append(Week(monday, received, completed))
+        monday += dt.timedelta(days=7)
+    return weeks
 
 
 def _as_date(value) -> dt.date:
@@ -438,25 +510,6 @@ def _as_date(value) -> dt.date:
     if isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value)[:10])
-
-
-def weekly_trend(user, scope, period) -> list[Week]:
-    """Cases received and completed per ISO week of the period (empty weeks included)."""
-    completion = func.coalesce(Case.resolved_at, Case.closed_at)
-    received = (select(_week_start(Case.created_at).label("w"), literal("r").label("what"))
-                .where(_where(user, scope), _in_period(Case.created_at, period)))
-    completed = (select(_week_start(completion).label("w"), literal("c").label("what"))
-                 .where(_where(user, scope), _in_period(completion, period)))
-    both = union_all(received, completed).subquery("weeks")
-    query = select(both.c.w, both.c.what, func.count()).group_by(both.c.w, both.c.what)
-    counts = {(_as_date(w), what): n for w, what, n in db.session.execute(query)}
-    first = period.start - dt.timedelta(days=period.start.weekday())
-    weeks = []
-    monday = first
-    while monday <= period.end:
-        weeks.append(Week(monday, counts.get((monday, "r"), 0), counts.get((monday, "c"), 0)))
-        monday += dt.timedelta(days=7)
-    return weeks
 
 
 def overdue_cases(user, scope, at, limit: int = OVERDUE_LIMIT) -> tuple[list[OverdueCase], int]:
@@ -513,27 +566,18 @@ def ranking(user, scope, period, at, dim: str, english: bool = False,
     return _ranked([GroupRow(k, names.get(k, str(k)), f) for k, f in per_group.items()])
 
 
-# Every case falls in exactly one group of these, so the totals are the sum of the groups. A
-# building can have several leaders or none, so "leader" needs its own totals query.
-PARTITIONS = ("community", "grid", "organisation", "category")
-
-
 def build_report(user: User, period: Period, scope: Scope, dim: str, *, at: dt.datetime | None = None,
                  english: bool = False) -> Report:
     """Everything the dashboard shows, for one user, period, place and grouping."""
     at = at or clock_now()
-    if db.session.get_bind().dialect.name == "postgresql":
-        # A year of a busy subdistrict sorts and hashes millions of rows: keep them in memory.
-        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
-    per_group = _figures(user, scope, period, at, dim)
-    if dim in PARTITIONS:
-        totals = sum(per_group.values(), Figures())
-    else:
-        totals = _figures(user, scope, period, at, None).get(0, Figures())
+    grouping = _Grouping(dim)
+    per_base = _base_figures(user, scope, period, at, grouping)
+    # The base groups (buildings for the leader dimension) partition the cases: they sum to the totals.
+    totals = sum(per_base.values(), Figures())
     overdue, overdue_total = overdue_cases(user, scope, at)
     return Report(period=period, scope=scope, dim=dim, now=at, totals=totals,
                   stages=stage_times(user, scope, period),
-                  ranking=ranking(user, scope, period, at, dim, english, per_group),
+                  ranking=ranking(user, scope, period, at, dim, english, grouping.fold(per_base)),
                   weeks=weekly_trend(user, scope, period), overdue=overdue, overdue_total=overdue_total)
 
 
@@ -548,8 +592,7 @@ def figure_cases(user: User, period: Period, scope: Scope, figure: str, *, dim: 
                  group: int | None = None, at: dt.datetime | None = None) -> Select:
     """A statement listing the cases behind one figure (no resident's name, phone or room)."""
     at = at or clock_now()
-    resp, on = _response_event()
-    p = _Predicates(period, at, resp)
+    p = _Predicates(period, at)
     conds = {
         "received": p.received,
         "responded_late": p.response_late,
@@ -573,12 +616,11 @@ def figure_cases(user: User, period: Period, scope: Scope, figure: str, *, dim: 
                    Grid.name.label("grid"), Building.name.label("building"), org.name.label("organisation"),
                    Case.created_at, Case.stage_due_at, Case.due_at, Case.resolved_at, Case.closed_at,
                    Case.resolution, Case.satisfaction, Case.return_count, Case.extension_count).select_from(Case)
-    if figure == "responded_late":
-        query = query.outerjoin(resp, on)
     return (query.join(Category, Category.id == Case.category_id).join(Community, Community.id == Case.community_id)
             .join(Grid, Grid.id == Case.grid_id).join(Building, Building.id == Case.building_id)
             .outerjoin(org, org.id == Case.assigned_org_id)
             .where(*where).order_by(Case.created_at, Case.id))
+
 
 __all__ = [
     "DIMENSIONS", "FIGURES", "Period", "Scope", "Report", "Figures", "Rate", "build_report",

@@ -11,6 +11,7 @@ from casework import access
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Organisation, User
 from casework.services.clock import end_stage, start_stage
+from casework.services import tallies
 from casework.services.errors import Invalid, Refused, Stale
 from casework.timekeeping import now
 from casework.workflow import (
@@ -119,6 +120,7 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
     clean = _validate(case, event, data)
     source = case.status
     at = now()
+    before = tallies.snapshot(case)  # the dashboard's rollups get the difference this move makes
     with db.session.no_autoflush:  # one UPDATE of the case (one version step) per action
         _move(case, event, clean, at, source)
         row = _event_row(actor, case, event, clean, at, source, actor_label, public)
@@ -127,6 +129,7 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
         db.session.flush()
     except StaleDataError as exc:  # a concurrent commit won the race; the caller rolls back
         raise Stale(_l("该案件刚被其他人更新，请刷新后再操作。")) from exc
+    tallies.record(case, before, row)
     log.info("case %s: %s %s -> %s by %s", case.number, event, source, case.status,
              actor.username if actor else actor_label)
     return row
@@ -154,6 +157,8 @@ def _event_row(actor, case: Case, event: str, clean: dict, at, source: str, acto
         case.parked_at = None  # leaving the stage ends any parking
         end_stage(case, row, at)
         start_stage(case, at)
+        if source == "reported" and case.responded_at is None:  # answered: sign, merge, reject, withdraw
+            case.responded_at, case.response_due_at = at, row.stage_due_at
     return row
 
 
