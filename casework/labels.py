@@ -12,6 +12,9 @@ EVENT = {
     "report_done": _l("办结反馈"), "return_case": _l("退回"), "close": _l("回访办结"),
     "reopen": _l("回访未解决，重办"), "urge": _l("催办"), "supervise": _l("督办"),
     "warning": _l("预警"), "reveal_phone": _l("查看完整号码"), "comment": _l("备注"),
+    "extend_requested": _l("申请延期"), "extend_approved": _l("批准延期"), "extend_refused": _l("不批准延期"),
+    "park_requested": _l("申请挂账"), "park_approved": _l("批准挂账"), "park_refused": _l("不批准挂账"),
+    "unpark": _l("恢复计时"),
     "resident_confirm": _l("居民确认解决"), "resident_reopen": _l("居民反馈未解决"),
 }
 # Short button words; the timeline uses EVENT.

@@ -236,3 +236,44 @@ def test_holiday_override_moves_due_dates_and_confirms_the_year(make_case, login
     assert case.stage_due_at == dt.datetime(2026, 11, 4, 11, 0)
     admin.post("/admin/holidays", data={"day": "2027-01-30", "kind": "workday", "note": "调休"})
     assert "2027 年的调休安排尚未确认" not in admin.get("/admin/holidays").text
+
+
+def test_requests_and_decisions_reach_the_right_people(make_case):
+    from casework.models import Notification
+    case = _handling_case(make_case)
+    with at(2026, 11, 3, 9, 0):
+        ext = timeliness.request_extension(user("wuye01"), case, kind="extend", hours=4, reason="等配件",
+                                           version=case.version)
+        db.session.commit()
+    told = {(n.kind, n.user_id) for n in db.session.scalars(select(Notification).where(Notification.case_id == case.id))}
+    assert ("extend_requested", user("shequ01").id) in told
+    assert all(uid != user("shequ02").id for _k, uid in told)
+    with at(2026, 11, 3, 10, 0):
+        timeliness.decide_extension(user("shequ01"), case, ext.id, approve=True)
+        db.session.commit()
+    told = {(n.kind, n.user_id) for n in db.session.scalars(select(Notification).where(Notification.case_id == case.id))}
+    assert ("extension_decided", user("wuye01").id) in told
+
+
+def test_extension_panel_over_http(make_case, login_as):
+    case = _handling_case(make_case)
+    with at(2026, 11, 3, 9, 0):  # log in inside the frozen time: a CSRF token from "the future" is refused
+        handler = login_as("wuye01")
+        bad = handler.post(f"/cases/{case.id}/extensions", data={"kind": "extend", "hours": "0", "reason": "等配件",
+                                                                 "version": case.version}, htmx=True)
+        assert bad.status_code == 422
+        assert "延期工时须大于 0" in bad.text and "等配件" in bad.text   # error by the field, input kept
+        ok = handler.post(f"/cases/{case.id}/extensions", data={"kind": "extend", "hours": "7.5", "reason": "等配件",
+                                                                "version": case.version}, htmx=True)
+        assert ok.status_code == 200 and "等待督导审批" in ok.text
+        ext = db.session.scalars(select(Extension).where(Extension.case_id == case.id)).one()
+        assert login_as("wangge01").post(f"/cases/{case.id}/extensions/{ext.id}", data={"decision": "approve"},
+                                         htmx=True).status_code == 409
+        sup = login_as("shequ01")
+        page = sup.get(f"/cases/{case.id}")
+        assert "延期申请" in page.text and "批准" in page.text
+        done = sup.post(f"/cases/{case.id}/extensions/{ext.id}", data={"decision": "approve", "note": "同意"},
+                        htmx=True)
+    assert done.status_code == 200
+    db.session.refresh(case)
+    assert case.stage_due_at == dt.datetime(2026, 11, 10, 10, 0) and case.extension_count == 1

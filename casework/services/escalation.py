@@ -23,6 +23,9 @@ MESSAGES = {
     "supervise": _l("超时未办，社区督办：%(number)s %(title)s"),
     "supervise_subdistrict": _l("超时未办，街道督办：%(number)s %(title)s"),
     "manual_urge": _l("督导催办：%(number)s %(title)s"),
+    "extend_requested": _l("延期申请待审批：%(number)s %(title)s"),
+    "park_requested": _l("挂账申请待审批：%(number)s %(title)s"),
+    "extension_decided": _l("您的延期/挂账申请已审批：%(number)s %(title)s"),
 }
 
 

@@ -406,7 +406,8 @@ def _base_figures(user, scope, period, at, grouping: _Grouping) -> dict:
     for k, figures in _live_figures(user, scope, period, at, grouping).items():
         k = k or 0 if grouping.base == "organisation" else k  # rollup: org 0; cases: NULL
         per_base[k] = per_base.get(k, Figures()) + figures
-    return per_base
+    # A group left with nothing (its cases moved to another organisation) is not shown.
+    return {k: f for k, f in per_base.items() if f != Figures() or grouping.dim is None}
 
 
 def _figures(user, scope, period, at, dim: str | None) -> dict:

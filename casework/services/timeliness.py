@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -9,7 +10,7 @@ from sqlalchemy import select
 from casework import access
 from casework.extensions import db
 from casework.models import Case, Extension, User
-from casework.services import clock
+from casework.services import clock, escalation
 from casework.services.errors import Invalid, NotFound, Refused
 from casework.services.transitions import add_event, check_version
 from casework.timekeeping import now
@@ -56,6 +57,9 @@ def request_extension(actor: User, case: Case, *, kind: str, hours: str | float 
     ext = Extension(case=case, kind=kind, requested_by=actor, hours=value or 1, reason=reason, created_at=now())
     db.session.add(ext)
     add_event(actor, case, "extension", f"{kind}_requested", reason)
+    # The community's supervisors decide: tell them (the subdistrict sees it on the case page).
+    escalation.notify(escalation.Directory().recipients(case, "supervise"), case, f"{kind}_requested",
+                      f"request:{secrets.token_hex(8)}")
     log.info("case %s: %s requested by %s", case.number, kind, actor.username)
     return ext
 
@@ -80,6 +84,7 @@ def decide_extension(actor: User, case: Case, extension_id: int, *, approve: boo
             case.parked_at = at
     case.updated_at = at
     add_event(actor, case, "extension", f"{ext.kind}_{ext.state}", ext.decision_note)
+    escalation.notify([ext.requested_by_id], case, "extension_decided", f"decided:{ext.id}")
     log.info("case %s: %s %s by %s", case.number, ext.kind, ext.state, actor.username)
     return ext
 
