@@ -27,6 +27,8 @@ EVENT_ROLES: dict[str, dict[str, str]] = {
     "reopen": {"resolved": "grid_staff"},
 }
 SUPERVISORS = ("community_supervisor", "subdistrict_supervisor")
+INTAKE_ROLES = ("grid_staff",) + SUPERVISORS
+REPORT_ROLES = SUPERVISORS + ("handler",)
 SEE_ALL = ("subdistrict_supervisor", "admin")
 
 
@@ -139,3 +141,31 @@ def may_resume(user: User, case: Case) -> bool:
 def may_add_after_photo(user: User, case: Case) -> bool:
     """The handler organisation working the case adds "after" photos while handling or awaiting call-back."""
     return case.status in ("handling", "resolved") and _acts_for(user, case, "handler")
+
+
+# Page-level permissions: which areas a role opens at all (the case-level rules are above).
+def may_take_intake(user: User) -> bool:
+    """Grid staff and supervisors record cases taken by phone, at the counter or on patrol."""
+    return user.role in INTAKE_ROLES
+
+
+def may_use_board(user: User) -> bool:
+    """Everyone who works cases has a board; the admin configures and has none."""
+    return user.role != "admin"
+
+
+def may_view_reports(user: User) -> bool:
+    """Supervisors see their scope's timeliness; a handler organisation sees its own."""
+    return user.role in REPORT_ROLES
+
+
+def may_administer(user: User) -> bool:
+    return user.role == "admin"
+
+
+def may_bulk_sign(user: User) -> bool:
+    return user.role == "grid_staff"
+
+
+def may_bulk_urge(user: User) -> bool:
+    return user.role in SUPERVISORS

@@ -6,6 +6,7 @@ import datetime as dt
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from casework import access
 from casework.extensions import db
 from casework.services import policy_admin
 from casework.services.errors import Invalid
@@ -17,7 +18,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @login_required
 def _admins_only():
     """Only administrators configure the system; others see a 404."""
-    if current_user.role != "admin":
+    if not access.may_administer(current_user):
         abort(404)
 
 

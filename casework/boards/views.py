@@ -5,6 +5,7 @@ from flask import Blueprint, abort, make_response, render_template, request, url
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
 
+from casework import access
 from casework import labels as L
 from casework.extensions import db, htmx
 from casework.services import boards, queries
@@ -189,7 +190,7 @@ def move(case_id: int):
 @bp.route("/bulk/sign", methods=["POST"])
 def bulk_sign():
     """Grid staff sign for every ticked new case; the summary names any that could not be signed."""
-    if current_user.role != "grid_staff":
+    if not access.may_bulk_sign(current_user):
         abort(403)
     result = boards.sign_many(me(), boards.parse_picks(request.form.getlist("cases")))
     db.session.commit()
@@ -199,7 +200,7 @@ def bulk_sign():
 @bp.route("/bulk/urge", methods=["POST"])
 def bulk_urge():
     """Supervisors urge (催办) every ticked case; each case's timeline records the urge."""
-    if current_user.role not in ("community_supervisor", "subdistrict_supervisor"):
+    if not access.may_bulk_urge(current_user):
         abort(403)
     try:
         result = boards.urge_many(me(), boards.parse_picks(request.form.getlist("cases")),

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
+from casework import access
 from casework.extensions import db
 from casework.intake.forms import IntakeForm
 from casework.models import Category
@@ -21,7 +22,7 @@ bp = Blueprint("intake", __name__, url_prefix="/intake")
 def new_case():
     """Show the intake form; a valid one creates a case and opens it."""
     buildings = intake.buildings_for(current_user)
-    if not buildings or current_user.role not in ("grid_staff", "community_supervisor", "subdistrict_supervisor"):
+    if not buildings or not access.may_take_intake(current_user):
         abort(404)
     form = IntakeForm()
     form.category_id.choices = [SelectChoice(0, "—")] + [
