@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from casework import access
 from casework.extensions import db, htmx
-from casework.models import Category, Grid
+from casework.models import Category
 from casework.services import queries, transitions
 from casework.services.errors import Invalid, Refused, ServiceError
 from casework.ui import form_data, get_case_or_404, refused
@@ -29,8 +29,7 @@ def index():
     cases, total = queries.list_cases(current_user, f)
     template = "cases/_rows.html" if htmx and htmx.target == "case-rows" else "cases/index.html"
     return render_template(template, cases=cases, total=total, f=f,
-                           categories=db.session.scalars(db.select(Category).order_by(Category.id)).all(),
-                           grids=db.session.scalars(db.select(Grid).order_by(Grid.id)).all())
+                           categories=db.session.scalars(db.select(Category).order_by(Category.id)).all())
 
 
 def render_case(case, *, status: int = 200, form_event: str | None = None, errors=None, values=None):
