@@ -88,5 +88,16 @@ def sweep_command() -> None:
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
+@casework_cli.command("rebuild-tallies")
+def rebuild_tallies() -> None:
+    """Recount the dashboard's summary tables from the cases and their timelines (repair, or after import)."""
+    from casework.services import tallies
+    started = time.perf_counter()
+    tallies.backfill_response()
+    tallies.rebuild()
+    db.session.commit()
+    click.echo(f"tallies rebuilt in {time.perf_counter() - started:.1f} s")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(casework_cli)

@@ -268,28 +268,58 @@ def test_rollup_slices_cover_the_period_exactly(pilot, start, end):
 
 
 def test_rollups_follow_every_transition(session, make_case):
-    """Intake and fire() keep the rollups equal to a recomputation from the cases and timelines,
-    through a change of handler organisation (the rollup follows the case), a return, a reopen."""
+    """Intake, fire() and extension approvals keep the rollups equal to a recomputation from the
+    cases, timelines and extensions, through changes of handler organisation (everything the case
+    counted moves with it), an approved extension, a return, a reopen."""
+    from casework.services import timeliness
     from casework.services.transitions import fire
 
-    orgs = session.scalars(select(Organisation).order_by(Organisation.id)).all()
+    orgs = session.scalars(select(Organisation).where(Organisation.kind == "property").order_by(Organisation.id)).all()
+    handler = session.scalars(select(User).where(User.role == "handler", User.organisation_id == orgs[0].id)).first()
     case = make_case()
-    a = make_case(category="sanitation")
-    for target, event, data in [
-        (case, "sign", {}), (case, "dispatch_handler", {"organisation": str(orgs[0].id)}),
-        (case, "return_case", {"reason": "not_our_duty"}), (case, "dispatch_handler", {"organisation": str(orgs[1].id)}),
-        (case, "report_done", {"note": "修好了"}), (case, "reopen", {"note": "还是不亮"}),
-        (case, "report_done", {"note": "换了灯泡"}), (case, "close", {"satisfaction": "basically_satisfied"}),
-        (a, "reject", {"reason": "not_in_scope"}),
-    ]:
+    other = make_case(category="sanitation")
+
+    def step(target, event, **data):
         fire(None, target, event, data, version=target.version)
         session.flush()
+
+    step(case, "sign")
+    step(case, "dispatch_handler", organisation=str(orgs[0].id))
+    ext = timeliness.request_extension(handler, case, kind="extend", hours="8", reason="等配件",
+                                       version=case.version)
+    timeliness.decide_extension(user("jiedao"), case, ext.id, approve=True)
+    session.flush()
+    assert tallies.stored_rows() == tallies.expected_rows()
+    step(case, "return_case", reason="not_our_duty")
+    step(case, "dispatch_handler", organisation=str(orgs[1].id))
+    step(case, "report_done", note="修好了")
+    step(case, "reopen", note="还是不亮")
+    step(case, "report_done", note="换了灯泡")
+    step(case, "close", satisfaction="basically_satisfied")
+    step(other, "reject", reason="not_in_scope")
     assert case.responded_at is not None and case.response_due_at is not None
     assert tallies.stored_rows() == tallies.expected_rows()
     figures, stages = tallies.expected_rows([case.id])
-    assert sum(n for k, n in figures.items() if k[0] == "d" and k[-1] == "returns") == 1
-    assert sum(n for k, n in figures.items() if k[0] == "d" and k[-1] == "reopens") == 1
-    assert {k[3] for k in stages if k[2] == "o"} == {orgs[1].id}  # all its stage ends moved to the last organisation
+
+    def total(column, org=None):
+        return sum(n for k, n in figures.items() if k[0] == "d" and k[-1] == column and org in (None, k[6]))
+
+    assert (total("returns"), total("reopens"), total("closes"), total("extensions")) == (1, 1, 1, 1)
+    assert total("extensions", orgs[1].id) == 1 and total("received", orgs[1].id) == 1  # moved with the case
+    assert {k[3] for k in stages if k[2] == "o"} == {orgs[1].id}
+
+
+def test_backfill_and_rebuild_for_a_migration(session):
+    """What a migration runs on existing data gives what intake and fire() would have recorded."""
+    copied = set(session.execute(select(Case.id, Case.responded_at, Case.response_due_at)).all())
+    assert sum(1 for _, responded, _ in copied if responded) > 100  # the demo cases carry them
+    session.execute(Case.__table__.update().values(responded_at=None, response_due_at=None))
+    tallies.backfill_response()
+    session.expire_all()
+    assert set(session.execute(select(Case.id, Case.responded_at, Case.response_due_at)).all()) == copied
+    stored = tallies.stored_rows()
+    tallies.rebuild()
+    assert tallies.stored_rows() == stored == tallies.expected_rows()
 
 
 @pytest.mark.usefixtures("rctx")
@@ -634,3 +664,15 @@ def test_trend_chart_geometry():
     assert [charts.nice_ceiling(v) for v in (0, 1, 3, 7, 12, 101)] == [1, 1, 5, 10, 20, 200]
     many = charts.trend_chart(list(range(157)), list(range(157)))
     assert len(many.x_labels) <= 12
+
+
+def test_rebuild_tallies_command_restores_the_summary(app, session):
+    """The repair command recounts the summary tables; the dashboard figures come back the same."""
+    from casework.services import tallies
+    before = tallies.stored_rows()
+    db.session.execute(db.text("DELETE FROM report_tally"))
+    db.session.commit()
+    assert tallies.stored_rows() != before
+    result = app.test_cli_runner().invoke(args=["casework", "rebuild-tallies"])
+    assert result.exit_code == 0 and "tallies rebuilt" in result.output
+    assert tallies.stored_rows() == before

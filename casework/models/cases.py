@@ -54,9 +54,8 @@ class Case(db.Model):
         # PostgreSQL covers the group keys so these are index-only scans.
         Index("ix_case_open_stage_due", "stage_due_at", postgresql_where=text("status <> 'closed'"),
               sqlite_where=text("status <> 'closed'")),
-        Index("ix_case_unanswered", "created_at", postgresql_where=text("status = 'reported'"),
-              sqlite_where=text("status = 'reported'"),
-              postgresql_include=["stage_due_at", *_GROUP_KEYS]),
+        Index("ix_case_unanswered", "created_at", "stage_due_at", postgresql_where=text("status = 'reported'"),
+              sqlite_where=text("status = 'reported'"), postgresql_include=list(_GROUP_KEYS)),
         Index("ix_case_incomplete_due", "due_at",
               postgresql_where=text("resolved_at IS NULL AND closed_at IS NULL"),
               sqlite_where=text("resolved_at IS NULL AND closed_at IS NULL"),
@@ -241,7 +240,8 @@ class Notification(db.Model):
 class ReportTally(db.Model):
     """Rollup behind the dashboard: per-case counts, each on the day (and ISO week) it belongs to.
 
-    Maintained by `services/tallies.py` on every intake and transition (and by the bulk loaders);
+    Maintained by `services/tallies.py` on every intake, transition and extension approval (and by
+    the bulk loaders);
     definitions in docs/metrics.md. `span` is "d" (slice = that day) or "w" (slice = the Monday of
     that ISO week), so a period reads whole weeks plus at most 12 single days. `org_id` is the case's
     current handler organisation, 0 for none.
@@ -267,6 +267,7 @@ class ReportTally(db.Model):
     good: Mapped[int] = mapped_column(Integer, default=0)          # ... rated (basically) satisfied
     reopens: Mapped[int] = mapped_column(Integer, default=0)       # call-back reopen events, by event time
     returns: Mapped[int] = mapped_column(Integer, default=0)       # return_case events, by event time
+    extensions: Mapped[int] = mapped_column(Integer, default=0)    # approved extensions, by request time
 
 
 class StageTally(db.Model):
@@ -277,7 +278,8 @@ class StageTally(db.Model):
     in seconds (`tallies.bucket`). Median and 90th percentile are read from it by cumulative counts.
     """
 
-    __table_args__ = (PrimaryKeyConstraint("span", "slice", "scope", "scope_id", "stage", "bucket"),)
+    # Scope first: a report reads one scope's (or a few grids') rows for a range of slices.
+    __table_args__ = (PrimaryKeyConstraint("scope", "scope_id", "span", "slice", "stage", "bucket"),)
     span: Mapped[str] = mapped_column(String(1))
     slice: Mapped[dt.date] = mapped_column(Date)
     scope: Mapped[str] = mapped_column(String(1))

@@ -1,14 +1,16 @@
 """The dashboard's rollups (ReportTally, StageTally): what each case contributes, kept up to date.
 
-A case's contribution to every dashboard figure is a pure function of the case row and its
-timeline (`case_tallies`): received on its creation day, answered in time or not, completed and on
-time or not against its due day, each call-back close / reopen and each return on the day it
-happened, each stage end in the histogram of its stage. Whenever a case changes (intake, every
-transition) the difference between its contribution before and after is added to the rollup rows
-(`record`), so the rollups always equal a recomputation from scratch (`expected_rows`), which the
-tests check. Nothing outside intake and `transitions.fire` changes these inputs: extensions and
-parking move `due_at` only while a case is in `handling` (not completed), when it is not counted in
-the rollup yet (docs/metrics.md: the dashboard adds those parts live).
+A case's contribution to every dashboard figure is a pure function of the case row, its timeline
+and its approved extensions (`case_tallies`): received on its creation day, answered in time or
+not, completed and on time or not against its due day, each call-back close / reopen and each
+return on the day it happened, each approved extension on the day it was asked for, each stage end
+in the histogram of its stage. Whenever a case changes (intake, every transition) the difference
+between its contribution before and after is added to the rollup rows (`record`); an approved
+extension adds itself (`extension_approved`, called from `transitions.add_event`). So the rollups
+always equal a recomputation from scratch (`expected_rows`), which the tests check. Nothing else
+changes these inputs: extensions and parking move `due_at` only while a case is in `handling` (not
+completed), when its on-time result is not in the rollup yet (the dashboard counts those cases
+live, docs/metrics.md).
 
 Bulk loaders (demo data, the benchmark) compute the same contributions in Python and add them in
 one go (`add_rows`); `rebuild` recomputes everything (for a migration or a repair).
@@ -23,14 +25,14 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 
 from casework.extensions import db
-from casework.models import Case, CaseEvent
+from casework.models import Case, CaseEvent, Extension
 from casework.models.cases import ReportTally, StageTally
 
 DAY, WEEK = "d", "w"
 STAGES = ("reported", "triage", "building_leader", "handling", "resolved")
 GOOD_SATISFACTION = ("satisfied", "basically_satisfied")
 FIGURE_COLUMNS = ("received", "resp_judged", "resp_ok", "due_judged", "due_ok", "completed", "closes",
-                  "rated", "good", "reopens", "returns")
+                  "rated", "good", "reopens", "returns", "extensions")
 FIGURE_KEYS = ("span", "slice", "community_id", "grid_id", "building_id", "category_id", "org_id")
 STAGE_KEYS = ("span", "slice", "scope", "scope_id", "stage", "bucket")
 # What `case_tallies` reads from a case (a Case row or a dict with these keys).
@@ -63,17 +65,44 @@ class Snapshot:
     events: list[dict]
 
 
-def case_tallies(case: Mapping, events: Iterable[Mapping]) -> tuple[Counter, Counter]:
-    """What one case contributes: (figure counts keyed FIGURE_KEYS + column, stage counts keyed STAGE_KEYS)."""
+def _keys(case: Mapping) -> tuple:
+    return tuple(case[k] for k in ("community_id", "grid_id", "building_id", "category_id", "assigned_org_id"))
+
+
+def _approved_extensions(case_ids) -> dict[int, list[dt.datetime]]:
+    out: dict[int, list[dt.datetime]] = {}
+    rows = db.session.execute(select(Extension.case_id, Extension.created_at).where(
+        Extension.case_id.in_(list(case_ids)), Extension.kind == "extend", Extension.state == "approved"))
+    for case_id, created_at in rows:
+        out.setdefault(case_id, []).append(created_at)
+    return out
+
+
+def _figure_keys(case: Mapping) -> tuple:
+    return (case["community_id"], case["grid_id"], case["building_id"], case["category_id"],
+            case["assigned_org_id"] or 0)
+
+
+def _count(figures: Counter, keys: tuple, at: dt.datetime, column: str) -> None:
+    """One more `column` on the day of `at` and in its ISO week."""
+    day = at.date()
+    figures[(DAY, day, *keys, column)] += 1
+    figures[(WEEK, monday(day), *keys, column)] += 1
+
+
+def case_tallies(case: Mapping, events: Iterable[Mapping],
+                 extensions: Iterable[dt.datetime] = ()) -> tuple[Counter, Counter]:
+    """What one case contributes: (figure counts keyed FIGURE_KEYS + column, stage counts keyed STAGE_KEYS).
+
+    `extensions`: when each of its approved extension requests (kind "extend") was made.
+    """
     figures: Counter = Counter()
     stages: Counter = Counter()
-    org = case["assigned_org_id"] or 0
-    keys = (case["community_id"], case["grid_id"], case["building_id"], case["category_id"], org)
+    keys = _figure_keys(case)
+    org = keys[-1]
 
     def add(at: dt.datetime, column: str) -> None:
-        day = at.date()
-        figures[(DAY, day, *keys, column)] += 1
-        figures[(WEEK, monday(day), *keys, column)] += 1
+        _count(figures, keys, at, column)
 
     add(case["created_at"], "received")
     if case["responded_at"] is not None and case["response_due_at"] is not None:
@@ -87,6 +116,8 @@ def case_tallies(case: Mapping, events: Iterable[Mapping]) -> tuple[Counter, Cou
             add(case["due_at"], "due_judged")
             if completion <= case["due_at"]:
                 add(case["due_at"], "due_ok")
+    for requested in extensions:
+        add(requested, "extensions")
     scopes = [("a", 0), ("g", case["grid_id"])] + ([("o", org)] if org else [])
     for e in events:
         at, event, source = e["created_at"], e["event"], e["from_status"]
@@ -127,12 +158,28 @@ def record(case: Case, before: Snapshot | None, new_event: CaseEvent | None) -> 
     events = list(before.events) if before is not None else []
     if new_event is not None and new_event.kind == "transition":
         events.append(_fields(new_event, EVENT_FIELDS))
-    figures, stages = case_tallies(_fields(case, CASE_FIELDS), events)
+    now_case = _fields(case, CASE_FIELDS)
+    # Extensions do not change with a transition; they only move when the case's keys do.
+    extensions = ([] if before is None or _keys(before.case) == _keys(now_case)
+                  else _approved_extensions([case.id]).get(case.id, []))
+    figures, stages = case_tallies(now_case, events, extensions)
     if before is not None:
-        old_figures, old_stages = case_tallies(before.case, before.events)
+        old_figures, old_stages = case_tallies(before.case, before.events, extensions)
         figures.subtract(old_figures)
         stages.subtract(old_stages)
     add_rows(figures, stages)
+
+
+def extension_approved(case: Case) -> None:
+    """Count the extension request of `case` that has just been approved (called from add_event)."""
+    requested = db.session.scalars(
+        select(Extension.created_at).where(Extension.case_id == case.id, Extension.kind == "extend",
+                                           Extension.state == "approved")
+        .order_by(Extension.decided_at.desc(), Extension.id.desc()).limit(1)).first()
+    if requested is not None:
+        figures: Counter = Counter()
+        _count(figures, _figure_keys(_fields(case, CASE_FIELDS)), requested, "extensions")
+        add_rows(figures, Counter())
 
 
 def _insert(table):
@@ -189,8 +236,9 @@ def expected_rows(case_ids: Iterable[int] | None = None, chunk: int = 20_000) ->
         for r in rows:
             if r.case_id in events:
                 events[r.case_id].append(dict(r._mapping))
+        extensions = _approved_extensions(events)
         for c in cases:
-            f, s = case_tallies(c._mapping, events[c.id])
+            f, s = case_tallies(c._mapping, events[c.id], extensions.get(c.id, ()))
             figures.update(f)
             stages.update(s)
     return figures, stages
@@ -216,12 +264,13 @@ def add_cases(case_ids: Iterable[int]) -> None:
 
 def backfill_response() -> None:
     """Set responded_at / response_due_at from each case's first move out of `reported` (migration)."""
-    first = (select(CaseEvent.id).where(CaseEvent.case_id == Case.id, CaseEvent.kind == "transition",
-                                        CaseEvent.from_status == "reported", CaseEvent.to_status != "reported")
-             .order_by(CaseEvent.id).limit(1).scalar_subquery())
-    db.session.execute(Case.__table__.update().values(
-        responded_at=select(CaseEvent.created_at).where(CaseEvent.id == first).scalar_subquery(),
-        response_due_at=select(CaseEvent.stage_due_at).where(CaseEvent.id == first).scalar_subquery()))
+    def first(column):
+        return (select(column).where(CaseEvent.case_id == Case.id, CaseEvent.kind == "transition",
+                                     CaseEvent.from_status == "reported", CaseEvent.to_status != "reported")
+                .order_by(CaseEvent.id).limit(1).correlate(Case.__table__).scalar_subquery())
+
+    db.session.execute(Case.__table__.update().values(responded_at=first(CaseEvent.created_at),
+                                                      response_due_at=first(CaseEvent.stage_due_at)))
 
 
 def rebuild() -> None:

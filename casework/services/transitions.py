@@ -170,4 +170,6 @@ def add_event(actor: User | None, case: Case, kind: str, event: str, note: str =
                     created_at=now())
     db.session.add(row)
     db.session.flush()
+    if kind == "extension" and event == "extend_approved":  # services/timeliness.decide_extension
+        tallies.extension_approved(case)
     return row

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 19e3aed5e54c
+Revision ID: 90d73895f0a3
 Revises: 
-Create Date: 2026-11-28 19:47:31.217132
+Create Date: 2026-11-28 20:18:28.570190
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '19e3aed5e54c'
+revision = '90d73895f0a3'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -52,10 +52,42 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation')),
     sa.UniqueConstraint('name', name=op.f('uq_organisation_name'))
     )
+    op.create_table('report_tally',
+    sa.Column('span', sa.String(length=1), nullable=False),
+    sa.Column('slice', sa.Date(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('grid_id', sa.Integer(), nullable=False),
+    sa.Column('building_id', sa.Integer(), nullable=False),
+    sa.Column('category_id', sa.Integer(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('received', sa.Integer(), nullable=False),
+    sa.Column('resp_judged', sa.Integer(), nullable=False),
+    sa.Column('resp_ok', sa.Integer(), nullable=False),
+    sa.Column('due_judged', sa.Integer(), nullable=False),
+    sa.Column('due_ok', sa.Integer(), nullable=False),
+    sa.Column('completed', sa.Integer(), nullable=False),
+    sa.Column('closes', sa.Integer(), nullable=False),
+    sa.Column('rated', sa.Integer(), nullable=False),
+    sa.Column('good', sa.Integer(), nullable=False),
+    sa.Column('reopens', sa.Integer(), nullable=False),
+    sa.Column('returns', sa.Integer(), nullable=False),
+    sa.Column('extensions', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('span', 'slice', 'community_id', 'grid_id', 'building_id', 'category_id', 'org_id', name=op.f('pk_report_tally'))
+    )
     op.create_table('setting',
     sa.Column('key', sa.String(length=60), nullable=False),
     sa.Column('value', sa.String(length=300), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_setting'))
+    )
+    op.create_table('stage_tally',
+    sa.Column('span', sa.String(length=1), nullable=False),
+    sa.Column('slice', sa.Date(), nullable=False),
+    sa.Column('scope', sa.String(length=1), nullable=False),
+    sa.Column('scope_id', sa.Integer(), nullable=False),
+    sa.Column('stage', sa.String(length=20), nullable=False),
+    sa.Column('bucket', sa.Integer(), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('scope', 'scope_id', 'span', 'slice', 'stage', 'bucket', name=op.f('pk_stage_tally'))
     )
     op.create_table('subdistrict',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -174,6 +206,8 @@ def upgrade():
     sa.Column('due_at', sa.DateTime(), nullable=True),
     sa.Column('parked_at', sa.DateTime(), nullable=True),
     sa.Column('extension_count', sa.Integer(), nullable=False),
+    sa.Column('responded_at', sa.DateTime(), nullable=True),
+    sa.Column('response_due_at', sa.DateTime(), nullable=True),
     sa.Column('resolved_at', sa.DateTime(), nullable=True),
     sa.Column('closed_at', sa.DateTime(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -199,10 +233,13 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_case_category_id'), ['category_id'], unique=False)
         batch_op.create_index('ix_case_community_status', ['community_id', 'status', 'updated_at'], unique=False)
         batch_op.create_index('ix_case_grid_status', ['grid_id', 'status', 'updated_at'], unique=False)
+        batch_op.create_index('ix_case_incomplete_due', ['due_at'], unique=False, postgresql_where=sa.text('resolved_at IS NULL AND closed_at IS NULL'), postgresql_include=['community_id', 'grid_id', 'building_id', 'category_id', 'assigned_org_id'], sqlite_where=sa.text('resolved_at IS NULL AND closed_at IS NULL'))
+        batch_op.create_index('ix_case_open_stage_due', ['stage_due_at'], unique=False, postgresql_where=sa.text("status <> 'closed'"), sqlite_where=sa.text("status <> 'closed'"))
         batch_op.create_index('ix_case_org_status', ['assigned_org_id', 'status', 'updated_at'], unique=False)
         batch_op.create_index('ix_case_org_status_accepted', ['assigned_org_id', 'status', 'handler_accepted_at', 'updated_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_returned_org_id'), ['returned_org_id'], unique=False)
         batch_op.create_index('ix_case_status_updated', ['status', 'updated_at'], unique=False)
+        batch_op.create_index('ix_case_unanswered', ['created_at', 'stage_due_at'], unique=False, postgresql_where=sa.text("status = 'reported'"), postgresql_include=['community_id', 'grid_id', 'building_id', 'category_id', 'assigned_org_id'], sqlite_where=sa.text("status = 'reported'"))
 
     op.create_table('user_buildings',
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -346,10 +383,13 @@ def downgrade():
 
     op.drop_table('user_buildings')
     with op.batch_alter_table('case', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_unanswered', postgresql_where=sa.text("status = 'reported'"), postgresql_include=['community_id', 'grid_id', 'building_id', 'category_id', 'assigned_org_id'], sqlite_where=sa.text("status = 'reported'"))
         batch_op.drop_index('ix_case_status_updated')
         batch_op.drop_index(batch_op.f('ix_case_returned_org_id'))
         batch_op.drop_index('ix_case_org_status_accepted')
         batch_op.drop_index('ix_case_org_status')
+        batch_op.drop_index('ix_case_open_stage_due', postgresql_where=sa.text("status <> 'closed'"), sqlite_where=sa.text("status <> 'closed'"))
+        batch_op.drop_index('ix_case_incomplete_due', postgresql_where=sa.text('resolved_at IS NULL AND closed_at IS NULL'), postgresql_include=['community_id', 'grid_id', 'building_id', 'category_id', 'assigned_org_id'], sqlite_where=sa.text('resolved_at IS NULL AND closed_at IS NULL'))
         batch_op.drop_index('ix_case_grid_status')
         batch_op.drop_index('ix_case_community_status')
         batch_op.drop_index(batch_op.f('ix_case_category_id'))
@@ -380,7 +420,9 @@ def downgrade():
 
     op.drop_table('community')
     op.drop_table('subdistrict')
+    op.drop_table('stage_tally')
     op.drop_table('setting')
+    op.drop_table('report_tally')
     op.drop_table('organisation')
     op.drop_table('holiday_override')
     op.drop_table('counter')
