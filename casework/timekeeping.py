@@ -136,6 +136,8 @@ class WorkingCalendar:
                 raise TypeError(f"override keys must be dates, got {day!r}")
             self.overrides[day] = bool(working)
         self._override_years = frozenset(day.year for day in self.overrides)
+        # Per year: cumulative working-day counts by day of year, built on first use.
+        self._year_tables: dict[int, list[int]] = {}
 
     def __repr__(self) -> str:
         """Show the hours and how many overrides the calendar has."""
@@ -154,6 +156,33 @@ class WorkingCalendar:
         if d in work_weekends:
             return True
         return d.weekday() < 5
+
+    def _year_table(self, year: int) -> list[int]:
+        """table[i] = working days among the first i days of `year` (built once per year)."""
+        table = self._year_tables.get(year)
+        if table is None:
+            table = [0]
+            day = date(year, 1, 1)
+            while day.year == year:
+                table.append(table[-1] + self.is_workday(day))
+                day += timedelta(days=1)
+            self._year_tables[year] = table
+        return table
+
+    def workdays_between(self, first: date, stop: date) -> int:
+        """Return how many working days lie in [first, stop), without walking the days."""
+        if stop <= first:
+            return 0
+        a = first.timetuple().tm_yday - 1
+        b = stop.timetuple().tm_yday - 1
+        if first.year == stop.year:
+            table = self._year_table(first.year)
+            return table[b] - table[a]
+        head = self._year_table(first.year)
+        count = head[-1] - head[a]
+        for year in range(first.year + 1, stop.year):
+            count += self._year_table(year)[-1]
+        return count + self._year_table(stop.year)[b]
 
     def year_confirmed(self, year: int) -> bool:
         """Return whether the year has 调休 data in the package or any override."""
@@ -205,23 +234,32 @@ def add_working_time(
         offset = timedelta()
 
 
+def _within_day(cal: WorkingCalendar, day: date, start: timedelta, end: timedelta) -> timedelta:
+    """Return the working time of `day` between two offsets from its midnight."""
+    total = timedelta()
+    if start >= end or not cal.is_workday(day):
+        return total
+    for period_start, period_end in cal.hours.offsets:
+        overlap = min(period_end, end) - max(period_start, start)
+        if overlap > timedelta():
+            total += overlap
+    return total
+
+
 def working_time_between(cal: WorkingCalendar, a: datetime, b: datetime) -> timedelta:
     """Return the working time in [a, b), negated when b is before a."""
     if b < a:
         return -working_time_between(cal, b, a)
-    total = timedelta()
-    day = a.date()
-    last = b.date()
-    while day <= last:
-        if cal.is_workday(day):
-            midnight = _midnight(day)
-            for period_start, period_end in cal.hours.offsets:
-                begin = max(midnight + period_start, a)
-                end = min(midnight + period_end, b)
-                if end > begin:
-                    total += end - begin
-        day += timedelta(days=1)
-    return total
+    first, last = a.date(), b.date()
+    if first == last:
+        return _within_day(cal, first, a - _midnight(first), b - _midnight(last))
+    # The two end days are clipped; every whole day between counts a full working day if it is
+    # one, counted from the calendar's per-year table (no walk over the days: boards ask this
+    # for hundreds of cards, some of them weeks late).
+    ends = (_within_day(cal, first, a - _midnight(first), timedelta(days=1))
+            + _within_day(cal, last, timedelta(), b - _midnight(last)))
+    whole = cal.workdays_between(first + timedelta(days=1), last)
+    return ends + whole * cal.hours.day_length
 
 
 def due_time(

@@ -63,6 +63,39 @@ def _age(value: dt.datetime | None) -> str:
     return f"{seconds // 86400}{'d' if en else '天'}"
 
 
+_DUE_ICON = {"overdue": "late", "due_soon": "soon", "parked": "pause", "on_time": "ok"}
+
+
+def due_view(case) -> dict | None:
+    """The due badge of a case as the UI shows it (state, icon, words), or None without a clock.
+
+    One Python call per card: a board shows up to 300 badges, and the words are translated once
+    per request.
+    """
+    from flask import g
+    from flask_babel import gettext as _
+    b = clock.badge(case)
+    if b.state == "none":
+        return None
+    words = g.get("due_words")
+    if words is None:
+        words = g.due_words = {
+            "late": _("超时 %(n)s%(unit)s"), "late_plain": _("已超时"), "left": _("剩余 %(n)s%(unit)s"),
+            "parked": _("挂账中"), "days": _("天"), "hours": _("小时"), "work_hours": _("工时"),
+            "title": _("本环节时限"),
+        }
+    unit = words["days"] if b.unit == "days" else (
+        words["hours"] if case.priority == "emergency" else words["work_hours"])
+    if b.state == "parked":
+        text = words["parked"]
+    elif b.state == "overdue":
+        text = words["late"] % {"n": b.amount, "unit": unit} if b.amount else words["late_plain"]
+    else:
+        text = words["left"] % {"n": b.amount, "unit": unit}
+    return {"state": b.state, "icon": _DUE_ICON[b.state], "text": text,
+            "title": f"{words['title']} {_fmt_dt(case.stage_due_at)}"}
+
+
 def init_app(app: Flask) -> None:
     """Register template helpers and the headers every response carries."""
 
@@ -76,7 +109,7 @@ def init_app(app: Flask) -> None:
         }
 
     # Globals (not context) so imported macros such as the due badge can use them.
-    app.jinja_env.globals["clock_badge"] = clock.badge
+    app.jinja_env.globals["due_view"] = due_view
     app.jinja_env.filters["dt"] = _fmt_dt
     app.jinja_env.filters["age"] = _age
     app.jinja_env.filters["mask_phone"] = mask_phone

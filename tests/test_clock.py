@@ -277,3 +277,15 @@ def test_extension_panel_over_http(make_case, login_as):
     assert done.status_code == 200
     db.session.refresh(case)
     assert case.stage_due_at == dt.datetime(2026, 11, 10, 10, 0) and case.extension_count == 1
+
+
+def test_badge_agrees_with_classify_everywhere(make_case):
+    """The card badge and the sweep use one rule (timekeeping.classify), at every moment of a stage."""
+    from casework.timekeeping import classify
+    case = _handling_case(make_case)
+    cal = clock.calendar()
+    moment = dt.datetime(2026, 11, 2, 10, 0)
+    while moment < dt.datetime(2026, 11, 12, 10, 0):
+        expected = classify(cal, case.stage_started_at, case.stage_due_at, moment, False, 0.25)
+        assert clock.badge(case, moment).state == expected, moment
+        moment += dt.timedelta(minutes=97)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from casework.extensions import db
 from casework.models import STAGE_OF_STATUS, Case, CaseEvent, Category, HolidayOverride, Setting, TimeLimit
 from casework.timekeeping import (
-    WorkingCalendar, WorkingHours, add_working_time, classify, due_time, format_span, now,
+    WorkingCalendar, WorkingHours, add_working_time, due_time, format_span, now, time_left,
     working_time_between,
 )
 
@@ -75,6 +75,7 @@ def forget_calendar() -> None:
         g.pop("work_calendar", None)
         g.pop("time_rules", None)
         g.pop("settings", None)
+        g.pop("badge_context", None)
 
 
 def _rules() -> dict[tuple[int | None, str, str], tuple[float, bool]]:
@@ -153,22 +154,35 @@ class Badge:
     unit: str = "hours"  # hours / days
 
 
+def _badge_context() -> tuple[WorkingCalendar, float, float]:
+    """(calendar, warn ratio, hours per working day), looked up once per request: boards ask per card."""
+    ctx = g.get("badge_context") if has_app_context() else None
+    if ctx is None:
+        cal = calendar()
+        ctx = (cal, float(setting("warn_ratio")), cal.hours.hours_per_day)
+        if has_app_context():
+            g.badge_context = ctx
+    return ctx
+
+
 def badge(case: Case, at: dt.datetime | None = None) -> Badge:
-    """The time-limit badge of a case's current stage."""
+    """The time-limit badge of a case's current stage (the same rule as `classify`)."""
     if case.status == "closed" or case.stage_due_at is None:
         return Badge("none")
     if case.parked_at is not None:
         return Badge("parked")
     at = at or now()
-    cal = calendar()
+    cal, warn_ratio, hours_per_day = _badge_context()
     wall = case.priority == "emergency"
-    state = classify(cal, case.stage_started_at, case.stage_due_at, at, wall,
-                     float(setting("warn_ratio")))
-    if state == "overdue":
-        span = elapsed(case, case.stage_due_at, at)
+    due = case.stage_due_at
+    # time_left is negative once late, so one call gives both the state and the span shown.
+    left = time_left(cal, due, at, wall)
+    if at > due:
+        state = "overdue"
     else:
-        span = elapsed(case, at, case.stage_due_at)
-    amount, unit = format_span(span, 24 if wall else cal.hours.hours_per_day)
+        allowed = time_left(cal, due, case.stage_started_at, wall)
+        state = "due_soon" if left < allowed * warn_ratio else "on_time"
+    amount, unit = format_span(abs(left), 24 if wall else hours_per_day)
     return Badge(state, amount, unit)
 
 
