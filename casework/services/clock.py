@@ -179,6 +179,9 @@ def badge(case: Case, at: dt.datetime | None = None) -> Badge:
     left = time_left(cal, due, at, wall)
     if at > due:
         state = "overdue"
+    elif left >= (due - case.stage_started_at) * warn_ratio:
+        # Working time never exceeds wall time, so this is on time without measuring the stage.
+        state = "on_time"
     else:
         allowed = time_left(cal, due, case.stage_started_at, wall)
         state = "due_soon" if left < allowed * warn_ratio else "on_time"
