@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, false, or_, select, true
 
 from casework.models import Case, User, user_buildings, user_grids
-from casework.workflow import EVENT_ORDER
+from casework.workflow import EVENT_ORDER, enabled_events
 
 # Which role fires which event, per source state. A state missing from an event's map means
 # the event is not the role's to fire there even if the workflow allows it.
@@ -101,7 +101,7 @@ def events_for(user: User, case: Case) -> list[str]:
     """The events this user may fire now: the workflow's enabled events filtered by the policy."""
     if not case.is_open:
         return []
-    allowed = {e.id for e in case.workflow.enabled_events() if may_fire(user, case, e.id)}
+    allowed = {e for e in enabled_events(case) if may_fire(user, case, e)}
     return [e for e in EVENT_ORDER if e in allowed]
 
 

@@ -8,13 +8,16 @@ database row and a plain object in tests. Who may fire an event is not decided h
 """
 from __future__ import annotations
 
+from functools import cache
+from types import SimpleNamespace
+
 from statemachine import State, StateMachine
 from statemachine.exceptions import TransitionNotAllowed
 
 __all__ = [
     "CaseWorkflow", "TransitionNotAllowed", "STATUSES", "OPEN_STATUSES", "PRIORITIES", "CHANNELS",
     "RESOLUTIONS", "SATISFACTIONS", "RETURN_REASONS", "REJECT_REASONS", "EVENT_INPUTS",
-    "RESOLUTION_BY_EVENT", "EVENTS", "EVENT_ORDER",
+    "RESOLUTION_BY_EVENT", "EVENTS", "EVENT_ORDER", "enabled_events",
 ]
 
 STATUSES = ("reported", "triage", "building_leader", "handling", "resolved", "closed")
@@ -115,6 +118,24 @@ class CaseWorkflow(StateMachine):
 
 
 EVENTS = tuple(e.id for e in CaseWorkflow.events)
+
+
+@cache
+def _enabled(status: str, via_leader: bool, has_handler: bool, awaiting: bool) -> tuple[str, ...]:
+    row = SimpleNamespace(status=status, via_leader=via_leader, assigned_org_id=1 if has_handler else None,
+                          handler_accepted_at=None if awaiting else 1, return_count=0)
+    return tuple(e.id for e in CaseWorkflow(model=row, state_field="status").enabled_events())
+
+
+def enabled_events(model) -> tuple[str, ...]:
+    """The events the machine allows for `model` now, guards included.
+
+    The guards read only the status and three facts (via_leader, has a handler, awaiting the
+    handler's sign-for), so the answer is computed once per combination: boards ask for hundreds
+    of cards, and building a machine per card is the slow part.
+    """
+    return _enabled(model.status, bool(model.via_leader), model.assigned_org_id is not None,
+                    model.handler_accepted_at is None)
 
 
 def mermaid_diagram() -> str:

@@ -125,3 +125,13 @@ def test_diagram_in_docs_is_current():
 def test_every_event_has_a_button_position():
     from casework.workflow import EVENT_ORDER
     assert sorted(EVENT_ORDER) == sorted(EVENTS)
+
+
+def test_memoised_enabled_events_match_the_machine():
+    """enabled_events() answers per (status, guard facts); it must equal a machine built for the row."""
+    from itertools import product
+
+    from casework.workflow import enabled_events
+    for status, via, org, accepted in product(STATUSES, (False, True), (None, 7), (None, "2026-11-01")):
+        row = Row(status=status, via_leader=via, assigned_org_id=org, accepted=accepted)
+        assert list(enabled_events(row)) == [e.id for e in machine(row).enabled_events()], (status, via, org, accepted)

@@ -46,6 +46,8 @@ class Case(db.Model):
         Index("ix_case_community_status", "community_id", "status", "updated_at"),
         Index("ix_case_building_status", "building_id", "status", "updated_at"),
         Index("ix_case_org_status", "assigned_org_id", "status", "updated_at"),
+        # A handler's scope is assigned OR returned organisation: both sides need (org, status, time).
+        Index("ix_case_returned_status", "returned_org_id", "status", "updated_at"),
         # The handler board splits "to sign for" from "in progress" by handler_accepted_at.
         Index("ix_case_org_status_accepted", "assigned_org_id", "status", "handler_accepted_at", "updated_at"),
         Index("ix_case_status_updated", "status", "updated_at"),
@@ -78,7 +80,7 @@ class Case(db.Model):
     reporter_phone: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="reported")
     assigned_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
-    returned_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    returned_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     via_leader: Mapped[bool] = mapped_column(Boolean, default=False)
     handler_accepted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     resolution: Mapped[str | None] = mapped_column(String(20))

@@ -28,7 +28,7 @@ from casework.services import escalation, transitions
 from casework.services.errors import Invalid, NotFound, Refused, ServiceError
 from casework.services.queries import CaseFilters, apply_filters
 from casework.timekeeping import now
-from casework.workflow import EVENT_INPUTS, CaseWorkflow
+from casework.workflow import EVENT_INPUTS, OPEN_STATUSES, STATUSES, CaseWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -238,44 +238,9 @@ class Board:
     names: Names | None = None
 
 
-# Enabled events per guard inputs, for the whole process: the workflow is fixed at import time,
-# and its guards read only these attributes (see casework.workflow), so a board of 300 cards
-# builds a handful of machines once instead of 300 per render.
-_ENABLED: dict[tuple, list] = {}
-
-
-def _guard_key(case: Case) -> tuple:
-    return (case.status, bool(case.via_leader), case.assigned_org_id is None, case.handler_accepted_at is None)
-
-
-class _MemoCase:
-    """A case whose ``workflow.enabled_events()`` answers from the memo; everything else is the case.
-
-    The policy (access.events_for) still runs for every card: only the machine is memoised.
-    """
-
-    __slots__ = ("_case",)
-
-    def __init__(self, case: Case):
-        self._case = case
-
-    def __getattr__(self, name):
-        return getattr(self._case, name)
-
-    @property
-    def workflow(self):
-        return self
-
-    def enabled_events(self):
-        key = _guard_key(self._case)
-        if key not in _ENABLED:
-            _ENABLED[key] = [SimpleNamespace(id=e.id) for e in self._case.workflow.enabled_events()]
-        return _ENABLED[key]
-
-
 def card_view(user: User, case: Case, column_key: str) -> CardView:
     """The buttons and drop targets the policy gives this user on this card now."""
-    events = access.events_for(user, _MemoCase(case))
+    events = access.events_for(user, case)
     moves = []
     for m in MOVES.get(user.role, ()):
         if m.source != column_key or m.event not in events:
@@ -422,13 +387,21 @@ def etag(user: User, f: CaseFilters, *, locale: str = "", at: dt.datetime | None
     # (changing the sum) between two polls of the same bucket.
     bucket = int((at - _EPOCH).total_seconds()) // ETAG_BUCKET_SECONDS
     since = _EPOCH + dt.timedelta(seconds=bucket * ETAG_BUCKET_SECONDS) - ETAG_WINDOW
-    visible = or_(Case.status != "closed", Case.updated_at >= _cutoff(at))
-    recent = apply_filters(select(func.coalesce(func.sum(Case.version), 0)).where(
-        *_scope(user), Case.updated_at >= since), f, with_status=False).scalar_subquery()
-    stmt = apply_filters(
-        select(func.count(), func.max(Case.updated_at), func.max(Case.id), recent)
-        .select_from(Case).where(*_scope(user), visible), f, with_status=False)
-    row = db.session.execute(stmt).one()
+    # Open cases and recently closed ones as two index-friendly parts (an OR of the two would make
+    # the database read every case in scope).
+    parts = [
+        apply_filters(select(literal(i), func.count(), func.max(Case.updated_at), func.max(Case.id))
+                      .select_from(Case).where(*_scope(user), cond), f, with_status=False)
+        for i, cond in enumerate((Case.status.in_(OPEN_STATUSES),
+                                  and_(Case.status == "closed", Case.updated_at >= _cutoff(at))))
+    ]
+    # Naming every status lets the (scope, status, updated_at) indexes serve the time range.
+    recent = apply_filters(select(literal(2), func.coalesce(func.sum(Case.version), 0), null(), null()).where(
+        *_scope(user), Case.status.in_(STATUSES), Case.updated_at >= since), f, with_status=False)
+    # Tagged, since UNION ALL does not promise its parts' order: open, recently closed, recent versions.
+    rows = sorted(db.session.execute(union_all(*parts, recent)).all(), key=lambda r: r[0])
+    row = (rows[0][1] + rows[1][1], max((r[2] for r in rows[:2] if r[2]), default=None),
+           max((r[3] for r in rows[:2] if r[3]), default=None), rows[2][1])
     raw = "|".join(str(x) for x in (user.id, user.role, locale, sorted(f.as_args().items()), bucket, *row))
     return hashlib.sha1(raw.encode()).hexdigest()[:20]
 

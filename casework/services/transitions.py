@@ -16,7 +16,7 @@ from casework.services.errors import Invalid, Refused, Stale
 from casework.timekeeping import now
 from casework.workflow import (
     EVENT_INPUTS, REJECT_REASONS, RESOLUTION_BY_EVENT, RETURN_REASONS, SATISFACTIONS,
-    TransitionNotAllowed,
+    TransitionNotAllowed, enabled_events,
 )
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
     """Fire `event` on `case` as `actor`: the case moves and its timeline gains one row, or nothing changes."""
     data = data or {}
     check_version(case, version)
-    if event not in {e.id for e in case.workflow.enabled_events()}:
+    if event not in enabled_events(case):
         raise Refused(_l("当前状态下不能执行此操作。"))
     if actor is not None and not access.may_fire(actor, case, event):
         raise Refused(_l("您无权在当前状态下执行此操作。"))

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 90d73895f0a3
+Revision ID: 048b178bf010
 Revises: 
-Create Date: 2026-11-28 20:18:28.570190
+Create Date: 2026-11-28 20:54:45.394319
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '90d73895f0a3'
+revision = '048b178bf010'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -237,7 +237,7 @@ def upgrade():
         batch_op.create_index('ix_case_open_stage_due', ['stage_due_at'], unique=False, postgresql_where=sa.text("status <> 'closed'"), sqlite_where=sa.text("status <> 'closed'"))
         batch_op.create_index('ix_case_org_status', ['assigned_org_id', 'status', 'updated_at'], unique=False)
         batch_op.create_index('ix_case_org_status_accepted', ['assigned_org_id', 'status', 'handler_accepted_at', 'updated_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_case_returned_org_id'), ['returned_org_id'], unique=False)
+        batch_op.create_index('ix_case_returned_status', ['returned_org_id', 'status', 'updated_at'], unique=False)
         batch_op.create_index('ix_case_status_updated', ['status', 'updated_at'], unique=False)
         batch_op.create_index('ix_case_unanswered', ['created_at', 'stage_due_at'], unique=False, postgresql_where=sa.text("status = 'reported'"), postgresql_include=['community_id', 'grid_id', 'building_id', 'category_id', 'assigned_org_id'], sqlite_where=sa.text("status = 'reported'"))
 
@@ -385,7 +385,7 @@ def downgrade():
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.drop_index('ix_case_unanswered', postgresql_where=sa.text("status = 'reported'"), postgresql_include=['community_id', 'grid_id', 'building_id', 'category_id', 'assigned_org_id'], sqlite_where=sa.text("status = 'reported'"))
         batch_op.drop_index('ix_case_status_updated')
-        batch_op.drop_index(batch_op.f('ix_case_returned_org_id'))
+        batch_op.drop_index('ix_case_returned_status')
         batch_op.drop_index('ix_case_org_status_accepted')
         batch_op.drop_index('ix_case_org_status')
         batch_op.drop_index('ix_case_open_stage_due', postgresql_where=sa.text("status <> 'closed'"), sqlite_where=sa.text("status <> 'closed'"))
