@@ -52,12 +52,19 @@ def scope_clause(user: User) -> ColumnElement[bool]:
     return false()
 
 
-def _grid_ids(user: User) -> set[int]:
-    return {g.id for g in user.grids}
+def _grid_ids(user: User) -> frozenset[int]:
+    # Kept on the (per-request) user object: a board asks for every card and every event.
+    ids = user.__dict__.get("_grid_ids")
+    if ids is None:
+        ids = user.__dict__["_grid_ids"] = frozenset(g.id for g in user.grids)
+    return ids
 
 
-def _building_ids(user: User) -> set[int]:
-    return {b.id for b in user.buildings}
+def _building_ids(user: User) -> frozenset[int]:
+    ids = user.__dict__.get("_building_ids")
+    if ids is None:
+        ids = user.__dict__["_building_ids"] = frozenset(b.id for b in user.buildings)
+    return ids
 
 
 def can_view(user: User, case: Case) -> bool:
