@@ -28,7 +28,6 @@ EVENT_ROLES: dict[str, dict[str, str]] = {
 }
 SUPERVISORS = ("community_supervisor", "subdistrict_supervisor")
 INTAKE_ROLES = ("grid_staff",) + SUPERVISORS
-REPORT_ROLES = SUPERVISORS + ("handler",)
 SEE_ALL = ("subdistrict_supervisor", "admin")
 
 
@@ -162,8 +161,12 @@ def may_use_board(user: User) -> bool:
 
 
 def may_view_reports(user: User) -> bool:
-    """Supervisors see their scope's timeliness; a handler organisation sees its own."""
-    return user.role in REPORT_ROLES
+    """Supervisors see their area's timeliness; a handler sees its own organisation's."""
+    if user.role == "handler":
+        return user.organisation_id is not None
+    if user.role == "community_supervisor":
+        return user.community_id is not None
+    return user.role == "subdistrict_supervisor"
 
 
 def may_administer(user: User) -> bool:

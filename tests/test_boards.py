@@ -20,13 +20,9 @@ COUNT_RE = re.compile(r'<h2 id="bcol-(\w+)-h">[^<]*</h2>\s*<span class="bcol-cou
 
 
 @pytest.fixture
-def browser(app, session):
-    """browser("wangge01") → a logged-in client (each request has its own app context and `g`)."""
-    def make(username: str) -> Client:
-        c = Client(app)
-        c.login_as(username)
-        return c
-    return make
+def browser(login_as):
+    """browser("wangge01") → a logged-in client (the conftest's login_as)."""
+    return login_as
 
 
 @pytest.fixture(autouse=True)

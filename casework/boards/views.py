@@ -159,6 +159,11 @@ def fire_event(case_id: int, event: str):
     except ServiceError as exc:
         db.session.rollback()
         return refused(exc)
+    return moved(case)
+
+
+def moved(case):
+    """Commit the move; the card re-renders and the board refreshes its columns and counts."""
     db.session.commit()
     response = render_card(case)
     response.headers["HX-Trigger"] = "board-refresh"
@@ -181,10 +186,7 @@ def move(case_id: int):
     except ServiceError as exc:
         db.session.rollback()
         return refused(exc)
-    db.session.commit()
-    response = render_card(case)
-    response.headers["HX-Trigger"] = "board-refresh"
-    return response
+    return moved(case)
 
 
 @bp.route("/bulk/sign", methods=["POST"])

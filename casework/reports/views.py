@@ -6,6 +6,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from casework import access
 from casework.extensions import db, htmx
 from casework.reports import exports
 from casework.reports.forms import ReportForm
@@ -19,7 +20,7 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 @login_required
 def _require_dashboard_role():
     """Supervisors and handler organisations have a dashboard; anyone else sees 'not found'."""
-    if not reports.may_view_reports(current_user):
+    if not access.may_view_reports(current_user):
         abort(404)
 
 

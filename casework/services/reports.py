@@ -81,15 +81,6 @@ class Scope:
     grid_id: int | None = None
 
 
-def may_view_reports(user: User) -> bool:
-    """Supervisors see their area; a handler sees its own organisation."""
-    if user.role == "handler":
-        return user.organisation_id is not None
-    if user.role == "community_supervisor":
-        return user.community_id is not None
-    return user.role == "subdistrict_supervisor"
-
-
 def dimensions_for(user: User) -> tuple[str, ...]:
     """Group-by choices: a handler ranks only places and categories of its own cases."""
     if user.role == "handler":
@@ -624,5 +615,5 @@ def figure_cases(user: User, period: Period, scope: Scope, figure: str, *, dim: 
 
 __all__ = [
     "DIMENSIONS", "FIGURES", "Period", "Scope", "Report", "Figures", "Rate", "build_report",
-    "figure_cases", "may_view_reports", "check_scope", "stage_times",
+    "figure_cases", "check_scope", "stage_times",
 ]
