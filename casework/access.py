@@ -4,7 +4,7 @@ Views, services and templates all ask this module; none of them re-implements a 
 """
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from casework.models import Case, User, user_buildings, user_grids
 from casework.workflow import EVENT_ORDER, enabled_events
@@ -49,6 +49,20 @@ def scope_clause(user: User) -> ColumnElement[bool]:
             Case.assigned_org_id == user.organisation_id, Case.returned_org_id == user.organisation_id
         )
     return false()
+
+
+def scope_parts(user: User) -> list[ColumnElement[bool]]:
+    """`scope_clause` as disjoint clauses whose union is exactly the scope (counts add up).
+
+    A handler's scope is an OR over two columns (assigned to its organisation, or returned by it);
+    counting over the OR makes the database merge two indexes and read every row, while each part
+    alone reads one (org, status, time) index. Every other scope is one part.
+    """
+    if user.role == "handler" and user.organisation_id:
+        org = user.organisation_id
+        return [Case.assigned_org_id == org,
+                and_(Case.returned_org_id == org, or_(Case.assigned_org_id.is_(None), Case.assigned_org_id != org))]
+    return [scope_clause(user)]
 
 
 def _grid_ids(user: User) -> frozenset[int]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 from flask import Flask, abort, request
 from flask_babel import get_locale
@@ -12,6 +13,7 @@ from casework.services import clock, escalation, timeliness
 from casework.extensions import db
 from casework.models import Case
 from casework.models.cases import mask_phone
+from casework.timekeeping import now
 from casework.workflow import EVENT_INPUTS
 
 
@@ -51,7 +53,6 @@ def _fmt_dt(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 def _age(value: dt.datetime | None) -> str:
     """Short age for a card: 5分钟 / 3小时 / 2天 (English: 5m / 3h / 2d)."""
-    from casework.timekeeping import now
     if value is None:
         return ""
     seconds = max(0, int((now() - value).total_seconds()))
@@ -66,34 +67,59 @@ def _age(value: dt.datetime | None) -> str:
 _DUE_ICON = {"overdue": "late", "due_soon": "soon", "parked": "pause", "on_time": "ok"}
 
 
-def due_view(case) -> dict | None:
-    """The due badge of a case as the UI shows it (state, icon, words), or None without a clock.
+class DueView(NamedTuple):
+    """One due badge: state (on_time / due_soon / overdue / parked), icon, words, and the due time as a title."""
 
-    One Python call per card: a board shows up to 300 badges, and the words are translated once
-    per request.
+    state: str
+    icon: str
+    text: str
+    title: str
+
+
+class DueViews:
+    """The due badges of many cases as the UI shows them (state, icon, words), for one request.
+
+    A board shows up to 300 badges: the words are translated, the calendar and settings read and
+    the time taken once, then each card costs one `clock.badge`.
     """
-    from flask import g
-    from flask_babel import gettext as _
-    b = clock.badge(case)
-    if b.state == "none":
-        return None
-    words = g.get("due_words")
-    if words is None:
-        words = g.due_words = {
+
+    def __init__(self, at: dt.datetime | None = None):
+        from flask_babel import gettext as _
+        self.at = at or now()
+        self.context = None  # read at the first badge: a board without due times needs no settings
+        self.words = {
             "late": _("超时 %(n)s%(unit)s"), "late_plain": _("已超时"), "left": _("剩余 %(n)s%(unit)s"),
             "parked": _("挂账中"), "days": _("天"), "hours": _("小时"), "work_hours": _("工时"),
             "title": _("本环节时限"),
         }
-    unit = words["days"] if b.unit == "days" else (
-        words["hours"] if case.priority == "emergency" else words["work_hours"])
-    if b.state == "parked":
-        text = words["parked"]
-    elif b.state == "overdue":
-        text = words["late"] % {"n": b.amount, "unit": unit} if b.amount else words["late_plain"]
-    else:
-        text = words["left"] % {"n": b.amount, "unit": unit}
-    return {"state": b.state, "icon": _DUE_ICON[b.state], "text": text,
-            "title": f"{words['title']} {_fmt_dt(case.stage_due_at)}"}
+
+    def __call__(self, case) -> DueView | None:
+        """The badge of one case, or None while its stage has no due time (or it is closed)."""
+        if self.context is None and case.stage_due_at is not None and case.status != "closed":
+            self.context = clock.badge_context()
+        b = clock.badge(case, self.at, self.context)
+        if b.state == "none":
+            return None
+        words = self.words
+        if b.state == "parked":
+            text = words["parked"]
+        else:
+            unit = words["days"] if b.unit == "days" else (
+                words["hours"] if case.priority == "emergency" else words["work_hours"])
+            if b.state == "overdue":
+                text = words["late"] % {"n": b.amount, "unit": unit} if b.amount else words["late_plain"]
+            else:
+                text = words["left"] % {"n": b.amount, "unit": unit}
+        return DueView(b.state, _DUE_ICON[b.state], text, f"{words['title']} {_fmt_dt(case.stage_due_at)}")
+
+
+def due_view(case) -> DueView | None:
+    """The due badge of one case (see DueViews), with the request's shared DueViews."""
+    from flask import g
+    views = g.get("due_views")
+    if views is None:
+        views = g.due_views = DueViews()
+    return views(case)
 
 
 def init_app(app: Flask) -> None:

@@ -1,6 +1,8 @@
 """Kanban boards: each user's columns, cards that act through htmx, drag-and-drop moves, bulk actions."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from flask import Blueprint, abort, make_response, render_template, request, url_for
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
@@ -12,7 +14,8 @@ from casework.services import boards, queries
 from casework.services.errors import Invalid, ServiceError
 from casework.services.transitions import check_version
 from casework.timekeeping import now
-from casework.ui import form_data, get_case_or_404
+from casework.boards.cards import CardRenderer
+from casework.ui import DueViews, form_data, get_case_or_404
 from casework.workflow import EVENT_INPUTS, EVENTS
 
 bp = Blueprint("boards", __name__, url_prefix="/board")
@@ -33,18 +36,24 @@ def _locale() -> str:
     return str(get_locale())
 
 
-def _words() -> dict:
-    """The UI words a board repeats on every card, translated once per render."""
-    return {
+def _words(at=None) -> SimpleNamespace:
+    """The UI words a board repeats on every card, translated once per render.
+
+    Attributes, not dict keys: Jinja's `W.pick` tries getattr first, and a dict's failed getattr
+    raises and catches an AttributeError, 15 times a card.
+    """
+    at = at or now()
+    return SimpleNamespace(**{
         "button": {k: str(v) for k, v in L.BUTTON.items()},
         "priority": {k: str(v) for k, v in L.PRIORITY.items()},
         "column": {c.key: str(c.label) for c in boards.columns_for(me())},
         "pick": _("选择"), "move_to": _("移到…"), "more": _("更多…"), "reported_at": _("上报时间"), "stage_due": _("本环节期限"),
         "returned": _("退回 %(n)s 次", n="%d"),
-        "age": _age_words(),
+        "age": _age_words(at),
+        "due": DueViews(at),
         "locale": _locale(),
         "url": CardUrls(),
-    }
+    })
 
 
 class CardUrls:
@@ -68,9 +77,9 @@ class CardUrls:
         return f"{head}{case_id}{tail}"
 
 
-def _age_words():
+def _age_words(at):
     """Short age for a card (5分钟 / 3小时 / 2天), with the language looked up once per render."""
-    at, en = now(), _locale().startswith("en")
+    en = _locale().startswith("en")
     units = ("m", "h", "d") if en else ("分钟", "小时", "天")
 
     def age(value):
@@ -97,8 +106,9 @@ def index():
     partial = bool(htmx) and htmx.target == "board"
     template = "boards/_board.html" if partial else "boards/board.html"
     extra = {} if partial else boards.filter_options(me())
+    words = _words(at)
     response = make_response(render_template(template, board=board, f=f, now=at, names=board.names,
-                                             W=_words(), **extra))
+                                             W=words, cards=_renderer(words, board.names), **extra))
     response.set_etag(tag)
     return response
 
@@ -111,8 +121,14 @@ def column_page(key: str):
         col = boards.load_column_page(me(), key, f, max(2, request.args.get("page", 2, type=int)))
     except ServiceError:
         abort(404)
-    return render_template("boards/_cards.html", col=col, f=f, now=now(), W=_words(),
-                           names=boards.Names.for_cases(v.case for v in col.cards))
+    words, names = _words(), boards.Names.for_cases(v.case for v in col.cards)
+    return render_template("boards/_cards.html", col=col, f=f, now=now(), W=words, names=names,
+                           cards=_renderer(words, names))
+
+
+def _renderer(words: dict, names: boards.Names) -> CardRenderer:
+    """Renders (or reuses) the cards of one response, with this request's words, time and names."""
+    return CardRenderer(me().role, words.locale, names, words.due, words.age)
 
 
 def render_card(case, *, status: int = 200, form_event: str | None = None, errors=None, values=None,
@@ -120,11 +136,13 @@ def render_card(case, *, status: int = 200, form_event: str | None = None, error
     """The card fragment, re-read from the database, with its inline form open when asked."""
     column = boards.column_of(me(), case)
     card = boards.card_view(me(), case, column or "")
+    words = _words()
+    names = boards.Names.for_cases([case])
     handlers = queries.handler_choices(case) if form_event and "organisation" in EVENT_INPUTS[form_event] else []
     return make_response(render_template(
-        "boards/_card.html", card=card, form_event=form_event, all_actions=all_actions,
-        errors=errors or {}, values=values or {},
-        handlers=handlers, now=now(), W=_words(), names=boards.Names.for_cases([case])), status)
+        "boards/_card.html", card=card, shown=_renderer(words, names).shown(card), form_event=form_event,
+        all_actions=all_actions, errors=errors or {}, values=values or {},
+        handlers=handlers, now=now(), W=words, names=names), status)
 
 
 @bp.route("/cards/<int:case_id>")

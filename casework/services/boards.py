@@ -13,7 +13,9 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import SimpleNamespace
+from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -185,35 +187,46 @@ def column_label(user: User, key: str):
 # ---------------------------------------------------------------------------------------------
 # Reading a board
 
+class MoveOption(NamedTuple):
+    """A column this card may be dropped on, the event that fires, and whether it needs a form first."""
+
+    target: str
+    event: str
+    form: bool
+
+
 @dataclass
 class CardView:
-    """What a card shows besides the case itself: the column, the buttons, the drop targets."""
+    """What a card shows besides the case itself: the column, the buttons, the drop targets.
+
+    The derived lists are cached: a board's template reads them several times for each of 300 cards.
+    """
 
     case: Case
     column: str
     events: list[str]
-    moves: list[dict] = field(default_factory=list)
+    moves: list[MoveOption] = field(default_factory=list)
     pick: str | None = None  # "sign" or "urge" when the card can be ticked for a bulk action
 
-    @property
+    @cached_property
     def primary(self) -> list[str]:
         """The events that carry the card forward to another column: shown as buttons."""
-        forward = {m["event"] for m in self.moves}
+        forward = {m.event for m in self.moves}
         return [e for e in self.events if e in forward] or self.events[:1]
 
-    @property
+    @cached_property
     def more(self) -> list[str]:
         """The other events (merge, reject, return, ...): behind "更多…" until asked for."""
         primary = set(self.primary)
         return [e for e in self.events if e not in primary]
 
-    @property
+    @cached_property
     def drop_targets(self) -> str:
-        return " ".join(m["target"] for m in self.moves)
+        return " ".join(m.target for m in self.moves)
 
-    @property
+    @cached_property
     def form_targets(self) -> str:
-        return " ".join(m["target"] for m in self.moves if m["form"])
+        return " ".join(m.target for m in self.moves if m.form)
 
 
 @dataclass
@@ -247,7 +260,7 @@ def card_view(user: User, case: Case, column_key: str) -> CardView:
             continue
         if (m.cond and not _guard(m.cond, case)) or (m.unless and _guard(m.unless, case)):
             continue
-        moves.append({"target": m.target, "event": m.event, "form": bool(EVENT_INPUTS.get(m.event))})
+        moves.append(MoveOption(m.target, m.event, bool(EVENT_INPUTS.get(m.event))))
     pick = None
     if user.role == "grid_staff" and "sign" in events:
         pick = "sign"
@@ -256,19 +269,33 @@ def card_view(user: User, case: Case, column_key: str) -> CardView:
     return CardView(case=case, column=column_key, events=events, moves=moves, pick=pick)
 
 
-def _scope(user: User) -> list[ColumnElement[bool]]:
-    """The policy's scope, plus the same jurisdiction as literal ids.
+def _jurisdiction(user: User) -> list[ColumnElement[bool]]:
+    """The user's grids or buildings as literal ids (redundant with the policy's scope clause).
 
-    The literal list is redundant (the scope clause is always applied), but it lets SQLite and
-    PostgreSQL walk the (grid|building, status, updated_at) index for a page of 50 instead of
-    scanning a status across the whole subdistrict (5x faster per column on 100,000 cases).
+    Redundant, but it lets SQLite and PostgreSQL walk the (grid|building, status, updated_at)
+    index for a page of 50 instead of scanning a status across the whole subdistrict (5x faster
+    per column on 100,000 cases).
     """
-    clauses = [access.scope_clause(user)]
     if user.role == "grid_staff":
-        clauses.append(Case.grid_id.in_([g.id for g in user.grids]))
-    elif user.role == "building_leader":
-        clauses.append(Case.building_id.in_([b.id for b in user.buildings]))
-    return clauses
+        return [Case.grid_id.in_([g.id for g in user.grids])]
+    if user.role == "building_leader":
+        return [Case.building_id.in_([b.id for b in user.buildings])]
+    return []
+
+
+def _scope(user: User) -> list[ColumnElement[bool]]:
+    """The policy's scope clause, plus the same jurisdiction as literal ids."""
+    return [access.scope_clause(user), *_jurisdiction(user)]
+
+
+def _scope_parts(user: User) -> list[list[ColumnElement[bool]]]:
+    """`_scope` as the policy's disjoint parts (`access.scope_parts`), for counts that add up.
+
+    Each part walks one index without reading rows: a handler's "assigned to us OR returned by
+    us" as one clause made a week of closed cases cost 14 ms on 100,000 cases instead of 0.5 ms.
+    """
+    extra = _jurisdiction(user)
+    return [[part, *extra] for part in access.scope_parts(user)]
 
 
 def _order(col: Column, f: CaseFilters):
@@ -288,12 +315,15 @@ def _order(col: Column, f: CaseFilters):
 def _counts(user: User, f: CaseFilters, cols: Iterable[Column], at: dt.datetime) -> dict[str, int]:
     parts = [
         apply_filters(select(literal(col.key).label("col"), func.count().label("n"))
-                      .select_from(Case).where(*_scope(user), col.where(user, at)), f, with_status=False)
-        for col in cols
+                      .select_from(Case).where(*scope, col.where(user, at)), f, with_status=False)
+        for scope in _scope_parts(user) for col in cols
     ]
     if not parts:
         return {}
-    return {k: n for k, n in db.session.execute(union_all(*parts))}
+    counts: dict[str, int] = {}
+    for key, n in db.session.execute(union_all(*parts)):
+        counts[key] = counts.get(key, 0) + n
+    return counts
 
 
 def _page_ids(user: User, f: CaseFilters, pages: dict[str, int], at: dt.datetime) -> list[tuple[str, int]]:
@@ -387,21 +417,25 @@ def etag(user: User, f: CaseFilters, *, locale: str = "", at: dt.datetime | None
     # (changing the sum) between two polls of the same bucket.
     bucket = int((at - _EPOCH).total_seconds()) // ETAG_BUCKET_SECONDS
     since = _EPOCH + dt.timedelta(seconds=bucket * ETAG_BUCKET_SECONDS) - ETAG_WINDOW
-    # Open cases and recently closed ones as two index-friendly parts (an OR of the two would make
-    # the database read every case in scope).
-    parts = [
-        apply_filters(select(literal(i), func.count(), func.max(Case.updated_at), func.max(Case.id))
-                      .select_from(Case).where(*_scope(user), cond), f, with_status=False)
-        for i, cond in enumerate((Case.status.in_(OPEN_STATUSES),
-                                  and_(Case.status == "closed", Case.updated_at >= _cutoff(at))))
-    ]
-    # Naming every status lets the (scope, status, updated_at) indexes serve the time range.
-    recent = apply_filters(select(literal(2), func.coalesce(func.sum(Case.version), 0), null(), null()).where(
-        *_scope(user), Case.status.in_(STATUSES), Case.updated_at >= since), f, with_status=False)
-    # Tagged, since UNION ALL does not promise its parts' order: open, recently closed, recent versions.
-    rows = sorted(db.session.execute(union_all(*parts, recent)).all(), key=lambda r: r[0])
-    row = (rows[0][1] + rows[1][1], max((r[2] for r in rows[:2] if r[2]), default=None),
-           max((r[3] for r in rows[:2] if r[3]), default=None), rows[2][1])
+    # Open cases and recently closed ones as separate index-friendly parts (an OR of the two would
+    # make the database read every case in scope), for each disjoint part of the scope.
+    parts = []
+    for scope in _scope_parts(user):
+        parts += [
+            apply_filters(select(literal(i), func.count(), func.max(Case.updated_at), func.max(Case.id))
+                          .select_from(Case).where(*scope, cond), f, with_status=False)
+            for i, cond in enumerate((Case.status.in_(OPEN_STATUSES),
+                                      and_(Case.status == "closed", Case.updated_at >= _cutoff(at))))
+        ]
+        # Naming every status lets the (scope, status, updated_at) indexes serve the time range.
+        parts.append(apply_filters(select(literal(2), func.coalesce(func.sum(Case.version), 0), null(), null())
+                                   .where(*scope, Case.status.in_(STATUSES), Case.updated_at >= since),
+                                   f, with_status=False))
+    # Tagged, since UNION ALL does not promise its parts' order: 0/1 counted (open, recently closed), 2 versions.
+    rows = db.session.execute(union_all(*parts)).all()
+    counted = [r for r in rows if r[0] != 2]
+    row = (sum(r[1] for r in counted), max((r[2] for r in counted if r[2]), default=None),
+           max((r[3] for r in counted if r[3]), default=None), sum(r[1] for r in rows if r[0] == 2))
     raw = "|".join(str(x) for x in (user.id, user.role, locale, sorted(f.as_args().items()), bucket, *row))
     return hashlib.sha1(raw.encode()).hexdigest()[:20]
 
@@ -455,8 +489,8 @@ def move_event(user: User, case: Case, target: str) -> tuple[str, str]:
         raise Refused(_l("案件已经在“%(col)s”列。", col=column_label(user, target)))
     view = card_view(user, case, source or "")
     for m in view.moves:
-        if m["target"] == target:
-            return source, m["event"]
+        if m.target == target:
+            return source, m.event
     raise Refused(_l("不能把这件案件移到“%(col)s”：您现在没有这一步的权限，或案件状态已变化。",
                      col=column_label(user, target)))
 

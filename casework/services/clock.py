@@ -154,7 +154,7 @@ class Badge:
     unit: str = "hours"  # hours / days
 
 
-def _badge_context() -> tuple[WorkingCalendar, float, float]:
+def badge_context() -> tuple[WorkingCalendar, float, float]:
     """(calendar, warn ratio, hours per working day), looked up once per request: boards ask per card."""
     ctx = g.get("badge_context") if has_app_context() else None
     if ctx is None:
@@ -165,14 +165,18 @@ def _badge_context() -> tuple[WorkingCalendar, float, float]:
     return ctx
 
 
-def badge(case: Case, at: dt.datetime | None = None) -> Badge:
-    """The time-limit badge of a case's current stage (the same rule as `classify`)."""
+def badge(case: Case, at: dt.datetime | None = None,
+          context: tuple[WorkingCalendar, float, float] | None = None) -> Badge:
+    """The time-limit badge of a case's current stage (the same rule as `classify`).
+
+    `context` is `badge_context()`, passed in by callers that ask for many cases at once.
+    """
     if case.status == "closed" or case.stage_due_at is None:
         return Badge("none")
     if case.parked_at is not None:
         return Badge("parked")
     at = at or now()
-    cal, warn_ratio, hours_per_day = _badge_context()
+    cal, warn_ratio, hours_per_day = context or badge_context()
     wall = case.priority == "emergency"
     due = case.stage_due_at
     # time_left is negative once late, so one call gives both the state and the span shown.
