@@ -170,6 +170,41 @@ def test_show_more_loads_the_next_page_of_a_column(browser):
     first, second = set(columns(page.text)["handler"]), set(int(x) for x in CARD_RE.findall(more.text))
     assert len(second) == total - boards.PAGE_SIZE and not first & second
     assert client.get("/board/columns/nonsense?page=2").status_code == 404
+    assert 'data-page="3"' in more.text or len(second) < boards.PAGE_SIZE
+
+
+def test_a_refresh_keeps_the_pages_opened_with_show_more(browser):
+    """The live board asks for the pages each column has open, so a change does not fold them away."""
+    client = browser("jiedao")
+    headers = {"HX-Request": "true", "HX-Target": "board"}
+    first = client.get("/board/", headers=headers)
+    total = counts(first.text)["handler"]
+    assert total > boards.PAGE_SIZE and 'data-pages="1"' in first.text
+    refreshed = client.get("/board/?pages=handler:2", headers=headers)
+    shown = columns(refreshed.text)["handler"]
+    more = client.get("/board/columns/handler?page=2", headers={"HX-Request": "true"})
+    # The same cards as page 1 + "show more", in the same order, and the next button asks for page 3.
+    assert shown == columns(first.text)["handler"] + [int(x) for x in CARD_RE.findall(more.text)]
+    assert len(shown) == min(total, 2 * boards.PAGE_SIZE)
+    assert 'id="cards-handler" data-column="handler" data-pages="2"' in refreshed.text
+    if total > 2 * boards.PAGE_SIZE:
+        assert "/board/columns/handler?page=3" in refreshed.text
+    # Other columns stay at one page; the ETag is about the data, not the pages shown.
+    assert len(columns(refreshed.text)["new"]) <= boards.PAGE_SIZE
+    assert refreshed.headers["ETag"] == first.headers["ETag"]
+
+
+@pytest.mark.parametrize("raw", ["handler:abc", "nosuch:2", "handler", ",,,", "handler:-1", "handler:2:3"])
+def test_unreadable_pages_are_ignored(browser, raw):
+    client = browser("jiedao")
+    page = client.get("/board/", query_string={"pages": raw})
+    assert page.status_code == 200
+    assert len(columns(page.text)["handler"]) == boards.PAGE_SIZE
+
+
+def test_pages_are_capped(browser):
+    assert boards.parse_pages(user("jiedao"), "handler:999,new:0,triage:3") == {
+        "handler": boards.MAX_PAGES, "new": 1, "triage": 3}
 
 
 def test_filters_live_in_the_url(browser, make_case):

@@ -102,7 +102,9 @@ def index():
         response = make_response("", 304)
         response.set_etag(tag)
         return response
-    board = boards.load_board(me(), f, locale=_locale(), at=at, etag_value=tag)
+    # The ETag is about the data, not the pages: a 304 keeps the pages the browser already shows.
+    board = boards.load_board(me(), f, locale=_locale(), at=at, etag_value=tag,
+                              pages=boards.parse_pages(me(), request.args.get("pages")))
     partial = bool(htmx) and htmx.target == "board"
     template = "boards/_board.html" if partial else "boards/board.html"
     extra = {} if partial else boards.filter_options(me())

@@ -235,7 +235,8 @@ class ColumnView:
     label: object
     count: int
     cards: list[CardView]
-    page: int = 1
+    page: int = 1   # the last page in `cards`
+    first: int = 1  # the first page in `cards` (a board refresh keeps the pages opened with "show more")
 
     @property
     def has_more(self) -> bool:
@@ -326,14 +327,15 @@ def _counts(user: User, f: CaseFilters, cols: Iterable[Column], at: dt.datetime)
     return counts
 
 
-def _page_ids(user: User, f: CaseFilters, pages: dict[str, int], at: dt.datetime) -> list[tuple[str, int]]:
-    """(column, case id) for one page of each column, in display order: one UNION ALL statement."""
+def _page_ids(user: User, f: CaseFilters, spans: dict[str, tuple[int, int]], at: dt.datetime) -> list[tuple[str, int]]:
+    """(column, case id) for pages first..last of each column, in display order: one UNION ALL statement."""
     parts = []
-    for key, page in pages.items():
+    for key, (first, last) in spans.items():
         col = column(user, key)
         inner = (apply_filters(select(Case.id).where(*_scope(user), col.where(user, at)), f,
                                with_status=False)
-                 .order_by(*_order(col, f)).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE).subquery())
+                 .order_by(*_order(col, f)).limit(PAGE_SIZE * (last - first + 1))
+                 .offset((first - 1) * PAGE_SIZE).subquery())
         parts.append(select(literal(key).label("col"), inner.c.id))
     if not parts:
         return []
@@ -390,15 +392,34 @@ class Names:
                    load(Organisation, (c.assigned_org_id for c in cases)))
 
 
+# A refreshed board keeps the pages a user opened with "show more", up to this many per column.
+MAX_PAGES = 10
+
+
+def parse_pages(user: User, raw: str | None) -> dict[str, int]:
+    """"new:3,triage:2" (what the live board sends) as {column: pages}; unknown parts are left out.
+
+    The browser builds it from the pages a column has open; it is never typed, so a part that is
+    not one of the user's columns or not a number is ignored, and a number is kept within 1..MAX_PAGES.
+    """
+    pages: dict[str, int] = {}
+    for part in (raw or "").split(",")[:len(columns_for(user))]:
+        key, _, n = part.partition(":")
+        if column(user, key) is not None and n.isdigit():
+            pages[key] = min(max(int(n), 1), MAX_PAGES)
+    return pages
+
+
 def load_board(user: User, f: CaseFilters, *, locale: str = "", at: dt.datetime | None = None,
-               etag_value: str | None = None) -> Board:
-    """The user's board: every column's count and first page of cards."""
+               etag_value: str | None = None, pages: dict[str, int] | None = None) -> Board:
+    """The user's board: every column's count and first page of cards (or the first `pages[key]` pages)."""
     at = at or now()
     cols = columns_for(user)
+    pages = pages or {}
     counts = _counts(user, f, cols, at)
-    pairs = _page_ids(user, f, {c.key: 1 for c in cols}, at)
-    cards = _cards(user, pairs)
-    views = [ColumnView(c.key, c.label, counts.get(c.key, 0), cards.get(c.key, [])) for c in cols]
+    cards = _cards(user, _page_ids(user, f, {c.key: (1, pages.get(c.key, 1)) for c in cols}, at))
+    views = [ColumnView(c.key, c.label, counts.get(c.key, 0), cards.get(c.key, []), page=pages.get(c.key, 1))
+             for c in cols]
     return Board(title=TITLES.get(user.role, ""), columns=views,
                  etag=etag_value or etag(user, f, locale=locale, at=at), at=at,
                  names=Names.for_cases(v.case for col in views for v in col.cards))
@@ -411,8 +432,8 @@ def load_column_page(user: User, key: str, f: CaseFilters, page: int, *, at: dt.
     if col is None:
         raise NotFound(_l("没有这一列。"))
     count = _counts(user, f, [col], at).get(key, 0)
-    cards = _cards(user, _page_ids(user, f, {key: page}, at)).get(key, [])
-    return ColumnView(col.key, col.label, count, cards, page=page)
+    cards = _cards(user, _page_ids(user, f, {key: (page, page)}, at)).get(key, [])
+    return ColumnView(col.key, col.label, count, cards, page=page, first=page)
 
 
 ETAG_WINDOW = dt.timedelta(minutes=15)

@@ -19,12 +19,34 @@
     return detail && detail.elt && detail.elt.id === "board" && !detail.requestConfig.triggeringEvent;
   }
 
+  // The pages each column has open ("show more"), e.g. "new:3,closed:2": a refresh keeps them.
+  function openPages() {
+    var parts = [];
+    Array.prototype.forEach.call(document.querySelectorAll("#board .bcol-cards"), function (list) {
+      var n = parseInt(list.dataset.pages || "1", 10);
+      if (n > 1) { parts.push(list.dataset.column + ":" + n); }
+    });
+    return parts.join(",");
+  }
+
   // Polls carry If-None-Match: the server answers 304 while nothing in this board's scope changed.
+  // Every re-read of the board (poll or refresh after an action) asks for the pages open now.
   document.addEventListener("htmx:configRequest", function (evt) {
     var d = evt.detail;
-    if (d.elt && d.elt.id === "board" && !d.triggeringEvent && d.elt.dataset.etag) {
+    if (!d.elt || d.elt.id !== "board") { return; }
+    if (!d.triggeringEvent && d.elt.dataset.etag) {
       d.headers["If-None-Match"] = '"' + d.elt.dataset.etag + '"';
     }
+    var pages = openPages();
+    if (pages) { d.parameters.pages = pages; }
+  });
+
+  // "Show more" brought page N of a column: remember it on the column (before the button is swapped out).
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var elt = evt.detail.elt;
+    if (!evt.detail.shouldSwap || !elt || !elt.classList || !elt.classList.contains("bcol-more")) { return; }
+    var list = elt.closest(".bcol-cards");
+    if (list && elt.dataset.page) { list.dataset.pages = elt.dataset.page; }
   });
 
   // Registered on <body> so it runs before document-level listeners: a poll neither runs while

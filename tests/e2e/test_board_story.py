@@ -157,3 +157,39 @@ def test_keyboard_reaches_cards_and_buttons(live_server, browser):
     page.keyboard.press("Tab")
     assert page.evaluate("!!document.activeElement.closest('.kcard')")
     ctx.close()
+
+
+def test_show_more_survives_a_refresh(live_server, browser):
+    """Pages opened with "show more" stay open when the live board brings someone else's change."""
+    from casework.extensions import db
+    from casework.models import Category, User
+    from casework.services import intake
+
+    ctx = browser.new_context(viewport={"width": 1600, "height": 900}, locale="zh-CN")
+    page = ctx.new_page()
+    _login(page, live_server.base_url, "jiedao")
+    more = page.locator(".bcol-more").first
+    column = more.evaluate("el => el.closest('.bcol-cards').dataset.column")
+    cards = page.locator(f"#cards-{column} .kcard")
+    assert cards.count() == 50
+    more.click()
+    cards.nth(50).wait_for()
+    opened = cards.count()
+    assert page.locator(f"#cards-{column}").get_attribute("data-pages") == "2"
+
+    # Someone else reports a case in scope; the board refreshes (as after the 10 s poll).
+    with live_server.app_context():
+        staff = db.session.scalars(select(User).where(User.username == "wangge01")).one()
+        cat = db.session.scalars(select(Category).where(Category.code == "facilities")).one()
+        case = intake.create_case(staff, title="刷新后仍显示更多", description="测试", category_id=cat.id,
+                                  building_id=staff.grids[0].buildings[0].id, unit="1单元", priority="normal",
+                                  channel="phone", reporter_name="王先生", reporter_phone="13800000000")
+        db.session.commit()
+        new_id = case.id
+    with page.expect_response(lambda r: "/board/?" in r.url and "pages=" in r.url) as refreshed:
+        page.evaluate("htmx.trigger(document.body, 'board-refresh')")
+    assert refreshed.value.status == 200
+    page.wait_for_selector(f"#cards-new #card-{new_id}")
+    assert page.locator(f"#cards-{column} .kcard").count() == opened + (1 if column == "new" else 0)
+    assert page.locator(f"#cards-{column}").get_attribute("data-pages") == "2"
+    ctx.close()
