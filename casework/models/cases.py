@@ -47,7 +47,9 @@ class Case(db.Model):
         Index("ix_case_building_status", "building_id", "status", "updated_at"),
         Index("ix_case_org_status", "assigned_org_id", "status", "updated_at"),
         # A handler's scope is assigned OR returned organisation: both sides need (org, status, time).
-        Index("ix_case_returned_status", "returned_org_id", "status", "updated_at"),
+        # The returned side also carries the current organisation, so "returned by us, now elsewhere"
+        # is answered from the index alone (the board's ETag and counts; docs/benchmarks.md).
+        Index("ix_case_returned_status", "returned_org_id", "status", "updated_at", "assigned_org_id"),
         # The handler board splits "to sign for" from "in progress" by handler_accepted_at.
         Index("ix_case_org_status_accepted", "assigned_org_id", "status", "handler_accepted_at", "updated_at"),
         Index("ix_case_status_updated", "status", "updated_at"),
