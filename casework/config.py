@@ -36,7 +36,8 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_REPORT = os.environ.get("RATELIMIT_REPORT", "5 per minute;30 per day")
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "730"))
-    BOARD_PAGE_SIZE = 50
+    # Rendered board cards kept per worker process (boards/cards.py; ≈ 4.5 kB each with its key); 0 = off.
+    BOARD_CARD_CACHE_SIZE = int(os.environ.get("BOARD_CARD_CACHE_SIZE", "2048"))
     # How many reverse proxies (nginx) stand in front of the app; 0 when serving directly.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
 

@@ -32,7 +32,7 @@ from casework.services.boards import CardView, Names
 class CardCache:
     """A bounded, thread-safe LRU of rendered cards (HTML produced by the autoescaping template)."""
 
-    def __init__(self, size: int = 4096):
+    def __init__(self, size: int = 2048):
         self.size = size
         self._items: OrderedDict[tuple, object] = OrderedDict()
         self._lock = threading.Lock()
@@ -71,7 +71,7 @@ def cache() -> CardCache:
     found = current_app.extensions.get("casework_card_cache")
     if found is None:
         found = current_app.extensions["casework_card_cache"] = CardCache(
-            current_app.config.get("BOARD_CARD_CACHE_SIZE", 4096))
+            current_app.config.get("BOARD_CARD_CACHE_SIZE", 2048))
     return found
 
 

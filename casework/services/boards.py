@@ -443,9 +443,9 @@ _EPOCH = dt.datetime(2000, 1, 1)
 def etag(user: User, f: CaseFilters, *, locale: str = "", at: dt.datetime | None = None) -> str:
     """A cheap fingerprint of everything the board could show: it changes when any case in scope does.
 
-    Over the cases the board can show (open, or touched within the recent window): count,
-    max(updated_at) and max(id), which the (scope, status, updated_at) indexes answer without
-    reading rows; plus sum(version) over the cases touched in the last minutes, which tells apart
+    Over the cases the board can show (open, or touched within the recent window): count and
+    max(updated_at), which the (scope, status, updated_at) indexes answer without reading rows
+    (a new case shows as a new count and a new latest time); plus sum(version) over the cases touched in the last minutes, which tells apart
     two changes within the same second (updated_at has one-second resolution). Every transition
     sets updated_at to now and bumps the version. Then who is looking, the filters, the language
     and a coarse clock bucket (ages and due badges move with time).
@@ -460,20 +460,20 @@ def etag(user: User, f: CaseFilters, *, locale: str = "", at: dt.datetime | None
     parts = []
     for scope in _scope_parts(user):
         parts += [
-            apply_filters(select(literal(i), func.count(), func.max(Case.updated_at), func.max(Case.id))
+            apply_filters(select(literal(i), func.count(), func.max(Case.updated_at))
                           .select_from(Case).where(*scope, cond), f, with_status=False)
             for i, cond in enumerate((Case.status.in_(OPEN_STATUSES),
                                       and_(Case.status == "closed", Case.updated_at >= _cutoff(at))))
         ]
         # Naming every status lets the (scope, status, updated_at) indexes serve the time range.
-        parts.append(apply_filters(select(literal(2), func.coalesce(func.sum(Case.version), 0), null(), null())
+        parts.append(apply_filters(select(literal(2), func.coalesce(func.sum(Case.version), 0), null())
                                    .where(*scope, Case.status.in_(STATUSES), Case.updated_at >= since),
                                    f, with_status=False))
     # Tagged, since UNION ALL does not promise its parts' order: 0/1 counted (open, recently closed), 2 versions.
     rows = db.session.execute(union_all(*parts)).all()
     counted = [r for r in rows if r[0] != 2]
     row = (sum(r[1] for r in counted), max((r[2] for r in counted if r[2]), default=None),
-           max((r[3] for r in counted if r[3]), default=None), sum(r[1] for r in rows if r[0] == 2))
+           sum(r[1] for r in rows if r[0] == 2))
     raw = "|".join(str(x) for x in (user.id, user.role, locale, sorted(f.as_args().items()), bucket, *row))
     return hashlib.sha1(raw.encode()).hexdigest()[:20]
 

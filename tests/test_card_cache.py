@@ -1,0 +1,282 @@
+"""The board's card cache (casework/boards/cards.py): reused cards, never stale ones.
+
+Every test looks at what the user sees (a card's HTML on the board) and at the cache's counters.
+Each test gets its own empty cache, built from the config on the first board render like the
+app's own; time is frozen wherever two renders are compared, so a card only changes when its
+data, its viewer or the clock does.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from sqlalchemy import update
+
+from test_boards import CARD_RE, at_handler, card_html, columns, version_of, wanjia
+from casework.boards import cards
+from casework.extensions import db
+from casework.models import Building, Case, Category
+
+CN = ZoneInfo("Asia/Shanghai")
+CACHE = "casework_card_cache"  # the cache's key in app.extensions
+ROOMY = 1000  # a cache size with room for a whole board (6 columns of 50 cards)
+AGE_RE = re.compile(r'<span class="sr-only">[^<]*</span>([^<]*)</span>')
+VERSION_RE = re.compile(r'data-version="(\d+)"')
+DUE_RE = re.compile(r'data-due-state="(\w+)"[^>]*>(?:<span[^>]*></span>)?([^<]*)</span>')
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(app, monkeypatch):
+    """An empty cache per test, created from the config by the first board render (the shared one is put back)."""
+    monkeypatch.setitem(app.extensions, CACHE, None)
+
+
+def frozen(at: dt.datetime | None = None):
+    """Stop the clock (China time; now by default). Log in inside it: a session from "the future" is refused."""
+    return time_machine.travel(at or dt.datetime.now(CN).replace(microsecond=0), tick=False)
+
+
+def board(client) -> str:
+    page = client.get("/board/")
+    assert page.status_code == 200
+    return page.text
+
+
+def card_ids(html: str) -> list[int]:
+    return [int(i) for i in CARD_RE.findall(html)]
+
+
+def counters() -> tuple[int, int]:
+    c = cards.cache()
+    return c.hits, c.misses
+
+
+def age_of(card: str) -> str:
+    return AGE_RE.search(card).group(1)
+
+
+def due_of(card: str) -> tuple[str, str] | None:
+    m = DUE_RE.search(card)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def use_cache_size(app, monkeypatch, size: int) -> None:
+    """BOARD_CARD_CACHE_SIZE = size, and a new cache that the next render builds from it."""
+    monkeypatch.setitem(app.config, "BOARD_CARD_CACHE_SIZE", size)
+    monkeypatch.setitem(app.extensions, CACHE, None)
+
+
+# ---- reuse ----------------------------------------------------------------------------------------
+
+def test_second_render_reuses_every_card_and_matches_a_fresh_render(login_as, make_case):
+    """The second render is all hits, and what it serves is byte for byte what rendering afresh gives."""
+    with frozen():
+        make_case(title="缓存复用")
+        client = login_as("wangge01")
+        first = board(client)
+        n = len(card_ids(first))
+        assert n > 10 and counters() == (0, n) and len(cards.cache()) == n
+        second = board(client)
+        assert counters() == (n, n), "every card reused, none rendered again"
+        assert second == first
+        cards.cache().clear()
+        fresh = board(client)
+        assert counters() == (0, n)
+        assert second == fresh
+
+
+# ---- never stale: data ------------------------------------------------------------------------------
+
+def test_case_changed_through_the_app_shows_its_new_state(login_as, make_case):
+    """Signed from its card: next render shows it in triage with the new version and the next buttons."""
+    with frozen():
+        case = make_case(title="签收后换列")
+        client = login_as("wangge01")
+        before = board(client)
+        old = card_html(before, case.id)
+        seen = case.version
+        assert 'data-column="new"' in old and f'data-version="{seen}"' in old and '/events/sign"' in old
+        signed = client.post(f"/board/cards/{case.id}/events/sign", {"version": seen}, htmx=True)
+        assert signed.status_code == 200
+        version = version_of(case.id)
+        assert version == seen + 1
+        hits, misses = counters()
+        after = board(client)
+        card = card_html(after, case.id)
+        assert case.id in columns(after)["triage"]
+        assert 'data-column="triage"' in card and f'data-version="{version}"' in card
+        assert f'"version": "{version}"' in card and f'value="{case.id}:' not in card
+        assert "/events/sign" not in card and "/events/dispatch" in card
+        # Only the signed card (and any card newly in view) was rendered again.
+        new_in_view = set(card_ids(after)) - set(card_ids(before))
+        assert counters()[1] - misses == len(new_in_view) + 1
+        assert counters()[0] - hits == len(card_ids(after)) - len(new_in_view) - 1
+
+
+def test_version_bump_alone_shows_the_new_version(login_as, make_case):
+    """An edit off the card (the description) bumps the version: the card must carry it, or its next action is refused."""
+    with frozen():
+        case = make_case(title="只改版本")
+        seen = case.version
+        client = login_as("wangge01")
+        assert f'data-version="{seen}"' in card_html(board(client), case.id)
+        case.description = "补充说明：卡片上看不到"
+        db.session.commit()
+        version = version_of(case.id)
+        assert version == seen + 1
+        card = card_html(board(client), case.id)
+        assert f'data-version="{version}"' in card and f'value="{case.id}:{version}"' in card
+        # The sign button posts the version the card carries: accepted, not refused as stale.
+        carried = VERSION_RE.search(card).group(1)
+        assert client.post(f"/board/cards/{case.id}/events/sign", {"version": carried}, htmx=True).status_code == 200
+
+
+def test_renamed_category_building_and_organisation_show_without_a_case_change(login_as, make_case):
+    """Names are not on the case row: each rename alone shows on the next render, the version unchanged."""
+    with frozen():
+        case = at_handler(make_case)
+        version = version_of(case.id)
+        client = login_as("wangge01")
+        card = card_html(board(client), case.id)
+        category, building = db.session.get(Category, case.category_id), db.session.get(Building, case.building_id)
+        organisation = wanjia()
+        for old in (category.name_zh, building.name, organisation.name):
+            assert old in card
+        renames = [(category, "name_zh", "公共设施报修"), (building, "name", "更名楼"),
+                   (organisation, "name", "安居物业")]
+        for row, attr, new in renames:
+            old = getattr(row, attr)
+            setattr(row, attr, new)
+            db.session.commit()
+            card = card_html(board(client), case.id)
+            assert new in card and old not in card, f"{type(row).__name__}.{attr} renamed"
+        assert version_of(case.id) == version, "the case row itself never changed"
+
+
+def test_title_changed_behind_the_orm_without_a_version_bump_shows(login_as, make_case):
+    """A Core UPDATE leaves the version alone: the key holds the title itself, so the new one shows."""
+    with frozen():
+        case = make_case(title="原来的标题")
+        client = login_as("wangge01")
+        assert "原来的标题" in card_html(board(client), case.id)
+        table = Case.__table__
+        db.session.execute(update(table).where(table.c.id == case.id).values(title="改过的标题"))
+        db.session.commit()
+        assert version_of(case.id) == case.version, "the statement did not bump the version"
+        card = card_html(board(client), case.id)
+        assert "改过的标题" in card and "原来的标题" not in card
+
+
+# ---- never stale: the clock -----------------------------------------------------------------------------
+
+def test_time_passing_changes_age_and_due_badge(login_as, make_case):
+    """Nothing on the case changes, yet its age and due badge move on with the clock, each on its own."""
+    monday = dt.datetime(2026, 11, 30, 9, 0, tzinfo=CN)  # a working Monday: sign within 4 working hours, by 14:30
+    steps = [
+        (dt.time(9, 0), "0分钟", ("on_time", "剩余 4工时")),
+        (dt.time(12, 0), "3小时", ("on_time", "剩余 1工时")),
+        (dt.time(13, 0), "4小时", ("on_time", "剩余 1工时")),    # lunch: no working time passes, only the age moves
+        (dt.time(13, 45), "4小时", ("due_soon", "剩余 0.8工时")),  # the same age words, only the badge moves
+        (dt.time(15, 0), "6小时", ("overdue", "超时 0.5工时")),
+    ]
+    with frozen(monday) as clock:
+        case = make_case(title="时间在走")
+        version = case.version
+        client = login_as("wangge01")
+        for at, age, due in steps:
+            clock.move_to(dt.datetime.combine(monday.date(), at, tzinfo=CN))
+            card = card_html(board(client), case.id)
+            assert (age_of(card), due_of(card)) == (age, due), at
+        assert version_of(case.id) == version
+
+
+# ---- never someone else's card ------------------------------------------------------------------------
+
+def test_two_viewers_of_one_case_get_their_own_cards(login_as, make_case):
+    """Grid staff may sign and move the case; the community supervisor may only tick it to urge."""
+    with frozen():
+        case = make_case(title="两人同看")
+        staff, supervisor = login_as("wangge01"), login_as("shequ01")
+        mine = card_html(board(staff), case.id)
+        assert f'hx-post="/board/cards/{case.id}/events/sign"' in mine
+        assert 'class="kcard-move"' in mine and 'data-allowed="triage"' in mine
+        assert f'value="{case.id}:{case.version}"' in mine  # ticked for bulk signing
+
+        page = board(supervisor)
+        theirs = card_html(page, case.id)
+        assert "/events/" not in theirs and 'class="kcard-move"' not in theirs and 'data-allowed=""' in theirs
+        assert f'value="{case.id}:{case.version}"' in theirs and "/board/bulk/urge" in page  # ticked for urging
+
+        misses = counters()[1]
+        assert card_html(board(staff), case.id) == mine
+        assert counters()[1] == misses, "the grid staff's own cards are still there"
+
+
+def test_language_switch_renders_the_card_in_that_language(login_as, make_case):
+    """Chinese, then English (priority, button, category name), then Chinese again from the cache."""
+    with frozen():
+        case = make_case(title="语言切换", priority="urgent")
+        client = login_as("wangge01")
+        chinese = card_html(board(client), case.id)
+        for word in ("紧急", ">签收<", "设施维修"):
+            assert word in chinese
+
+        client.post("/lang/en", {"next": "/board/"})
+        english = card_html(board(client), case.id)
+        for word in ("Urgent", ">Sign for<", "Facility repair"):
+            assert word in english
+        for word in ("紧急", "签收", "设施维修"):
+            assert word not in english
+
+        client.post("/lang/zh_Hans_CN", {"next": "/board/"})
+        hits, misses = counters()
+        page = board(client)
+        assert card_html(page, case.id) == chinese
+        assert counters() == (hits + len(card_ids(page)), misses), "the Chinese cards were kept"
+
+
+# ---- configuration ---------------------------------------------------------------------------------
+
+def test_size_zero_stores_nothing_and_renders_the_same_board(app, login_as, make_case, monkeypatch):
+    """BOARD_CARD_CACHE_SIZE = 0: every card rendered every time, nothing kept, the same HTML."""
+    use_cache_size(app, monkeypatch, 0)
+    with frozen():
+        make_case(title="不缓存")
+        client = login_as("wangge01")
+        first = board(client)
+        n = len(card_ids(first))
+        assert n > 0 and len(cards.cache()) == 0 and counters() == (0, n)
+        assert board(client) == first
+        assert len(cards.cache()) == 0 and counters() == (0, 2 * n)
+
+        use_cache_size(app, monkeypatch, ROOMY)
+        assert board(client) == first and len(cards.cache()) == n
+
+
+def test_cache_is_bounded_and_the_board_stays_correct(app, login_as, monkeypatch):
+    """With room for 5 cards and a board of many more, the cache never holds more than 5."""
+    use_cache_size(app, monkeypatch, 5)
+    small = cards.cache()
+    sizes = []
+    put = small.put
+
+    def put_and_measure(key, html):
+        put(key, html)
+        sizes.append(len(small))
+    monkeypatch.setattr(small, "put", put_and_measure)
+
+    with frozen():
+        client = login_as("wangge01")
+        first = board(client)
+        n = len(card_ids(first))
+        assert n > 5 and small.size == 5
+        second = board(client)
+        assert small.misses >= n and len(sizes) == small.misses, "every card rendered was offered to the cache"
+        assert max(sizes) == len(small) == 5
+
+        use_cache_size(app, monkeypatch, ROOMY)
+        unbounded = board(client)
+        assert first == second == unbounded
