@@ -174,6 +174,20 @@ def test_scope_clause_selects_exactly_the_visible_cases(session):
             assert len(by_rule) < len(cases), f"{u.username} sees everything"
 
 
+def test_scope_parts_are_disjoint_and_add_up_to_the_scope(session):
+    """Boards count and page each part on its own: the parts must cover the scope exactly once."""
+    returned_elsewhere = 0
+    for u in _all_users():
+        parts = [set(db.session.scalars(select(Case.id).where(p))) for p in access.scope_parts(u)]
+        scope = set(db.session.scalars(select(Case.id).where(access.scope_clause(u))))
+        assert set().union(*parts) == scope, u.username
+        assert sum(map(len, parts)) == len(scope), f"{u.username}: parts overlap"
+        if u.role == "handler":
+            assert len(parts) == 2
+            returned_elsewhere += len(parts[1])
+    assert returned_elsewhere, "the demo data has no case returned by a handler and now elsewhere"
+
+
 EXPECTED_SCOPES = {
     # the demo grid tree: who sees which part of it
     "shequ01": lambda u, c: c.community_id == u.community_id,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from flask import Blueprint, abort, make_response, render_template, request, url_for
+from flask import Blueprint, abort, make_response, render_template, request
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
 
@@ -14,7 +14,7 @@ from casework.services import boards, queries
 from casework.services.errors import Invalid, ServiceError
 from casework.services.transitions import check_version
 from casework.timekeeping import now
-from casework.boards.cards import CardRenderer
+from casework.boards.cards import CardLinks, CardRenderer
 from casework.ui import DueViews, form_data, get_case_or_404
 from casework.workflow import EVENT_INPUTS, EVENTS
 
@@ -52,29 +52,8 @@ def _words(at=None) -> SimpleNamespace:
         "age": _age_words(at),
         "due": DueViews(at),
         "locale": _locale(),
-        "url": CardUrls(),
+        "links": CardLinks(),
     })
-
-
-class CardUrls:
-    """Card URLs for a whole board, each built once by url_for and then filled in per card.
-
-    A board has up to 300 cards with four to six links each; url_for per link cost more than the
-    rest of the card. The pattern comes from url_for itself, so routing stays the one source.
-    """
-
-    _MARK = 987654321
-
-    def __init__(self):
-        self._patterns: dict[tuple, tuple[str, str]] = {}
-
-    def __call__(self, endpoint: str, case_id: int, **values) -> str:
-        key = (endpoint, *sorted(values.items()))
-        if key not in self._patterns:
-            head, _, tail = url_for(endpoint, case_id=self._MARK, **values).partition(str(self._MARK))
-            self._patterns[key] = (head, tail)
-        head, tail = self._patterns[key]
-        return f"{head}{case_id}{tail}"
 
 
 def _age_words(at):
@@ -130,7 +109,7 @@ def column_page(key: str):
 
 def _renderer(words: dict, names: boards.Names) -> CardRenderer:
     """Renders (or reuses) the cards of one response, with this request's words, time and names."""
-    return CardRenderer(me().role, words.locale, names, words.due, words.age)
+    return CardRenderer(me().role, words.locale, names, words.due, words.age, words.links)
 
 
 def render_card(case, *, status: int = 200, form_event: str | None = None, errors=None, values=None,
@@ -142,7 +121,8 @@ def render_card(case, *, status: int = 200, form_event: str | None = None, error
     names = boards.Names.for_cases([case])
     handlers = queries.handler_choices(case) if form_event and "organisation" in EVENT_INPUTS[form_event] else []
     return make_response(render_template(
-        "boards/_card.html", card=card, shown=_renderer(words, names).shown(card), form_event=form_event,
+        "boards/_card.html", card=card, shown=_renderer(words, names).shown(card),
+        links=words.links(case.id, card.events), form_event=form_event,
         all_actions=all_actions, errors=errors or {}, values=values or {},
         handlers=handlers, now=now(), W=words, names=names), status)
 
