@@ -1,202 +1,36 @@
-"""Board queries: the columns each role sees, what is in them, the moves between them, the ETag.
+"""Reading a board: counts, the cards on screen, the ETag, in a fixed number of SQL statements.
 
-A board is a handful of SQL statements whatever the number of cases: one aggregate for the
-ETag, one for the column counts, one UNION ALL for the ids on screen, one for those cases and
-three eager loads. Columns are data (a key, a label and a WHERE clause); the moves between
-columns are data too (which event leads from one column to another), filtered per card by
-``access.events_for`` so a card never offers what the policy refuses.
+A board is a handful of statements whatever the number of cases: one aggregate for the ETag, one
+for the column counts, one UNION ALL for the ids on screen, one for those cases and three small
+name lookups.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
 from collections import namedtuple
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from types import SimpleNamespace
 from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
-    ColumnElement, and_, bindparam, case as sql_case, func, literal, null, or_, select, union_all,
+    ColumnElement, and_, bindparam, case as sql_case, func, literal, null, select, union_all,
 )
 
 from casework import access
 from casework.extensions import db
 from casework.models import Building, Case, Category, Grid, Organisation, User
-from casework.services import escalation, transitions
-from casework.services.errors import Invalid, NotFound, Refused, ServiceError
+from casework.services.errors import NotFound
 from casework.services.queries import CaseFilters, apply_filters
 from casework.timekeeping import now
-from casework.workflow import EVENT_INPUTS, OPEN_STATUSES, STATUSES, CaseWorkflow
+from casework.workflow import EVENT_INPUTS, OPEN_STATUSES, STATUSES
 
-log = logging.getLogger(__name__)
-
-PAGE_SIZE = 50
-RECENT_DAYS = 7
-# Ages and due badges change with the clock, not only with the data: the ETag moves on at least
-# this often so a board left open re-renders them.
-ETAG_BUCKET_SECONDS = 300
-
-Clause = Callable[[User, dt.datetime], ColumnElement[bool]]
-
-
-def _status(*statuses: str) -> Clause:
-    return lambda user, at: Case.status.in_(statuses) if len(statuses) > 1 else Case.status == statuses[0]
-
-
-def _cutoff(at: dt.datetime) -> dt.datetime:
-    return at - dt.timedelta(days=RECENT_DAYS)
-
-
-def _closed_recently(user: User, at: dt.datetime) -> ColumnElement[bool]:
-    # Closing is a case's last change, so "closed within 7 days" is "closed and last changed within
-    # 7 days": the (scope, status, updated_at) indexes answer it without reading a row.
-    return and_(Case.status == "closed", Case.updated_at >= _cutoff(at))
-
-
-def _org(user: User):
-    return user.organisation_id if user.organisation_id is not None else -1
-
-
-def _handler_to_sign(user, at):
-    return and_(Case.status == "handling", Case.assigned_org_id == _org(user), Case.handler_accepted_at.is_(None))
-
-
-def _handler_in_progress(user, at):
-    return and_(Case.status == "handling", Case.assigned_org_id == _org(user),
-                Case.handler_accepted_at.is_not(None))
-
-
-def _handler_resolved(user, at):
-    return and_(Case.assigned_org_id == _org(user), Case.status == "resolved")
-
-
-def _handler_closed_recently(user, at):
-    return and_(Case.assigned_org_id == _org(user), Case.status == "closed", Case.updated_at >= _cutoff(at))
-
-
-def _handler_done(user, at):
-    return or_(_handler_resolved(user, at), _handler_closed_recently(user, at))
-
-
-def _handler_returned(user, at):
-    cut = _cutoff(at)
-    return and_(Case.returned_org_id == _org(user),
-                or_(Case.assigned_org_id.is_(None), Case.assigned_org_id != _org(user)),
-                or_(Case.status != "closed", Case.updated_at >= cut))
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of a board: what it is called and which cases (inside the scope) it holds."""
-
-    key: str
-    label: object
-    where: Clause
-    newest_first: bool = False
-    # `where` as disjoint clauses, each one index range: a page then merges their first rows
-    # instead of sorting the whole column (empty: `where` is one range already).
-    parts: tuple[Clause, ...] = ()
-
-
-GRID_COLUMNS = (
-    Column("new", _l("新上报"), _status("reported")),
-    Column("triage", _l("网格研判"), _status("triage")),
-    Column("leader", _l("在楼栋长"), _status("building_leader")),
-    Column("handler", _l("在承办单位"), _status("handling")),
-    Column("callback", _l("待回访"), _status("resolved")),
-    Column("closed", _l("近7天办结"), _closed_recently, newest_first=True),
+from casework.services.boards.layout import (
+    MOVES, PAGE_SIZE, ETAG_BUCKET_SECONDS, TITLES, Column, _cutoff, _guard, column, columns_for,
 )
-LEADER_COLUMNS = (
-    Column("mine", _l("待我处理"), _status("building_leader")),
-    Column("handed_on", _l("已转交"), _status("handling")),
-    Column("callback", _l("待回访"), _status("resolved")),
-    Column("closed", _l("近7天办结"), _closed_recently, newest_first=True),
-)
-HANDLER_COLUMNS = (
-    Column("to_sign", _l("待签收"), _handler_to_sign),
-    Column("in_progress", _l("办理中"), _handler_in_progress),
-    Column("done", _l("已办结反馈"), _handler_done, newest_first=True,
-           parts=(_handler_resolved, _handler_closed_recently)),
-    Column("returned", _l("已退回"), _handler_returned, newest_first=True),
-)
-COLUMNS: dict[str, tuple[Column, ...]] = {
-    "grid_staff": GRID_COLUMNS,
-    "building_leader": LEADER_COLUMNS,
-    "handler": HANDLER_COLUMNS,
-    "community_supervisor": GRID_COLUMNS,
-    "subdistrict_supervisor": GRID_COLUMNS,
-    "admin": GRID_COLUMNS,
-}
-TITLES = {
-    "grid_staff": _l("网格看板"), "building_leader": _l("楼栋看板"), "handler": _l("承办看板"),
-    "community_supervisor": _l("社区督导看板"), "subdistrict_supervisor": _l("街道督导看板"),
-    "admin": _l("全部案件看板"),
-}
 
-
-@dataclass(frozen=True)
-class Move:
-    """Dropping a card of column `source` on column `target` fires `event`.
-
-    `cond`/`unless` name a workflow guard when the event's destination depends on it
-    (a call-back "not solved" goes back to the handler only if one did the work).
-    """
-
-    source: str
-    target: str
-    event: str
-    cond: str | None = None
-    unless: str | None = None
-
-
-MOVES: dict[str, tuple[Move, ...]] = {
-    "grid_staff": (
-        Move("new", "triage", "sign"),
-        Move("triage", "leader", "dispatch"),
-        Move("triage", "handler", "dispatch_handler"),
-        Move("triage", "callback", "resolve"),
-        Move("callback", "closed", "close"),
-        Move("callback", "handler", "reopen", cond="has_handler"),
-        Move("callback", "triage", "reopen", unless="has_handler"),
-    ),
-    "building_leader": (
-        Move("mine", "handed_on", "hand_on"),
-        Move("mine", "callback", "resolve"),
-    ),
-    "handler": (
-        Move("to_sign", "in_progress", "accept"),
-        Move("to_sign", "done", "report_done"),
-        Move("in_progress", "done", "report_done"),
-        Move("to_sign", "returned", "return_case"),
-        Move("in_progress", "returned", "return_case"),
-    ),
-}
-
-
-def _guard(name: str, case: Case) -> bool:
-    """Evaluate one of the workflow's guards by name against a case, without building a machine."""
-    return bool(getattr(CaseWorkflow, name)(SimpleNamespace(model=case)))
-
-
-def columns_for(user: User) -> tuple[Column, ...]:
-    return COLUMNS.get(user.role, ())
-
-
-def column(user: User, key: str) -> Column | None:
-    return next((c for c in columns_for(user) if c.key == key), None)
-
-
-def column_label(user: User, key: str):
-    col = column(user, key)
-    return col.label if col else key
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading a board
 
 class MoveOption(NamedTuple):
     """A column this card may be dropped on, the event that fires, and whether it needs a form first."""
@@ -544,99 +378,3 @@ def filter_options(user: User) -> dict:
         "organisations": [] if role == "handler" else db.session.scalars(
             select(Organisation).where(Organisation.active.is_(True)).order_by(Organisation.id)).all(),
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# Acting from a board
-
-def move_event(user: User, case: Case, target: str) -> tuple[str, str]:
-    """The event that takes this case from its column to `target`, or Refused saying why."""
-    source = column_of(user, case)
-    if column(user, target) is None:
-        raise Refused(_l("没有这一列。"))
-    if source == target:
-        raise Refused(_l("案件已经在“%(col)s”列。", col=column_label(user, target)))
-    view = card_view(user, case, source or "")
-    for m in view.moves:
-        if m.target == target:
-            return source, m.event
-    raise Refused(_l("不能把这件案件移到“%(col)s”：您现在没有这一步的权限，或案件状态已变化。",
-                     col=column_label(user, target)))
-
-
-def fire_to(user: User, case: Case, event: str, data: dict, *, version: int | None, target: str | None = None):
-    """Fire `event`; when it came from a drop on `target`, the case must land there or nothing changes."""
-    row = transitions.fire(user, case, event, data, version=version)
-    if target:
-        landed = column_of(user, case)
-        if landed != target:
-            raise Refused(_l("这一步会让案件进入“%(col)s”，而不是“%(target)s”；请用卡片上的按钮办理。",
-                             col=column_label(user, landed) if landed else case.status,
-                             target=column_label(user, target)))
-    return row
-
-
-@dataclass
-class BulkResult:
-    done: list[Case] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (number or id, message)
-
-
-def parse_picks(values: Iterable[str]) -> list[tuple[int, int | None]]:
-    """'id:version' pairs from ticked cards; anything malformed is dropped."""
-    picks = []
-    for raw in values:
-        case_id, _, version = (raw or "").partition(":")
-        if case_id.isdigit():
-            picks.append((int(case_id), int(version) if version.isdigit() else None))
-    return picks
-
-
-def _scoped_cases(user: User, ids: list[int]) -> dict[int, Case]:
-    if not ids:
-        return {}
-    return {c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(ids), access.scope_clause(user)))}
-
-
-def sign_many(actor: User, picks: list[tuple[int, int | None]]) -> BulkResult:
-    """Sign for several new cases: each gets its own event row; a stale or refused one is reported."""
-    result = BulkResult()
-    cases = _scoped_cases(actor, [i for i, _ in picks])
-    for case_id, version in picks:
-        case = cases.get(case_id)
-        if case is None:
-            result.failed.append((f"#{case_id}", str(_l("找不到该案件，或不在您的辖区内。"))))
-            continue
-        try:
-            with db.session.begin_nested():
-                transitions.fire(actor, case, "sign", {}, version=version)
-        except ServiceError as exc:
-            result.failed.append((case.number, str(exc.message)))
-            continue
-        result.done.append(case)
-    log.info("bulk sign by %s: %d done, %d refused", actor.username, len(result.done), len(result.failed))
-    return result
-
-
-URGE_NOTE_MAX = 500
-
-
-def urge_many(actor: User, picks: list[tuple[int, int | None]], note: str) -> BulkResult:
-    """Urge (催办) several cases: a timeline row and a notice for each case the supervisor may urge."""
-    note = (note or "").strip()
-    if len(note) > URGE_NOTE_MAX:
-        raise Invalid(_l("请检查填写的内容。"), {"note": _l("说明不能超过 %(n)d 字。", n=URGE_NOTE_MAX)})
-    result = BulkResult()
-    cases = _scoped_cases(actor, [i for i, _ in picks])
-    for case_id, _version in picks:
-        case = cases.get(case_id)
-        if case is None:
-            result.failed.append((f"#{case_id}", str(_l("找不到该案件，或不在您的辖区内。"))))
-        elif not access.may_urge(actor, case):
-            result.failed.append((case.number, str(_l("该案件不能催办（已办结或无权限）。"))))
-        else:
-            result.done.append(case)
-    # One timeline row on each case and a notice to whoever holds it (the same as urging one case).
-    escalation.urge(actor, result.done, note or str(_l("请抓紧办理。")))
-    log.info("bulk urge by %s: %d urged, %d refused", actor.username, len(result.done), len(result.failed))
-    return result
