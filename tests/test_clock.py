@@ -180,6 +180,28 @@ def test_parking_pauses_the_clock(make_case):
         db.session.commit()
     assert case.parked_at is None
     assert case.stage_due_at == dt.datetime(2026, 11, 10, 10, 0)
+    assert case.stage_paused_seconds == 7.5 * 3600
+    with at(2026, 11, 4, 10, 0):  # two working days after it reached the handler, one of them parked
+        fire("wuye01", case, "report_done", note="已修好")
+    done = db.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                      CaseEvent.event == "report_done")).one()
+    assert done.stage_seconds == 7.5 * 3600  # the parked day does not count as time the stage took
+    assert case.stage_paused_seconds == 0    # the next stage starts with no pause
+
+
+def test_leaving_a_stage_while_parked_ends_the_pause_there(make_case):
+    case = _handling_case(make_case)  # at the handler since Monday 10:00
+    with at(2026, 11, 3, 9, 0):       # parked from Tuesday 9:00 (6.5 working hours in)
+        ext = timeliness.request_extension(user("wuye01"), case, kind="park", hours=None, reason="等待",
+                                           version=case.version)
+        timeliness.decide_extension(user("shequ01"), case, ext.id, approve=True)
+        db.session.commit()
+    with at(2026, 11, 5, 9, 0):       # done two working days later, still parked
+        fire("wuye01", case, "report_done", note="已修好")
+    done = db.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                      CaseEvent.event == "report_done")).one()
+    assert done.stage_seconds == 6.5 * 3600
+    assert case.parked_at is None and case.stage_paused_seconds == 0
 
 
 def test_badge_states(make_case):

@@ -102,6 +102,9 @@ class Case(db.Model):
     due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     # Parking (挂账) pauses the clock: while parked_at is set, time does not count against the stage.
     parked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Counting time the current stage spent parked (added at each resume), so the time a stage
+    # took (case_event.stage_seconds) leaves out the pause, as its due time does.
+    stage_paused_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     extension_count: Mapped[int] = mapped_column(Integer, default=0)
     # The first move out of `reported` (sign, merge, reject, withdraw) and the sign-for due time it
     # was judged against (its event's stage_due_at): the response rate reads these, not the timeline.

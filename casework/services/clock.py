@@ -108,6 +108,7 @@ def limit_hours(case: Case, stage: str) -> tuple[float, bool]:
 def start_stage(case: Case, at: dt.datetime) -> None:
     """Start the clock of the stage the case has just entered (and of the whole case, on intake)."""
     case.stage_started_at = at
+    case.stage_paused_seconds = 0
     stage = STAGE_OF_STATUS.get(case.status)
     if stage is None:  # closed: no clock runs
         case.stage_due_at = None
@@ -130,9 +131,24 @@ def elapsed(case: Case, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
 
 
 def end_stage(case: Case, row: CaseEvent, at: dt.datetime) -> None:
-    """Record on the event row how long the stage it ends took and when it was due."""
+    """Record on the event row how long the stage it ends took and when it was due.
+
+    The time parked (挂账) does not count: the resumes so far are in `stage_paused_seconds`, and a
+    stage left while still parked stops its pause here (leaving the stage ends the parking).
+    """
+    if case.parked_at is not None:
+        pause(case, at)
     row.stage_due_at = case.stage_due_at
-    row.stage_seconds = int(elapsed(case, case.stage_started_at or at, at).total_seconds())
+    took = elapsed(case, case.stage_started_at or at, at).total_seconds() - (case.stage_paused_seconds or 0)
+    row.stage_seconds = max(0, int(took))
+
+
+def pause(case: Case, at: dt.datetime) -> float:
+    """End the case's parking at `at`: the counting hours it was parked, added to the stage's pause."""
+    paused = elapsed(case, case.parked_at, at).total_seconds()
+    case.stage_paused_seconds = (case.stage_paused_seconds or 0) + int(paused)
+    case.parked_at = None
+    return paused / 3600
 
 
 def shift_due(case: Case, hours: float) -> None:

@@ -94,9 +94,8 @@ def resume(actor: User, case: Case) -> None:
     if not access.may_resume(actor, case):
         raise Refused(_l("该案件没有挂账，或您无权恢复。"))
     at = now()
-    paused = clock.elapsed(case, case.parked_at, at).total_seconds() / 3600
+    paused = clock.pause(case, at)
     if paused > 0:
         clock.shift_due(case, paused)
-    case.parked_at = None
     case.updated_at = at
     add_event(actor, case, "extension", "unpark", "")

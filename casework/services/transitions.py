@@ -154,8 +154,7 @@ def _event_row(actor, case: Case, event: str, clean: dict, at, source: str, acto
         public=public, created_at=at,
     )
     if case.status != source:
-        case.parked_at = None  # leaving the stage ends any parking
-        end_stage(case, row, at)
+        end_stage(case, row, at)  # which also ends any parking: leaving the stage ends it
         start_stage(case, at)
         if source == "reported" and case.responded_at is None:  # answered: sign, merge, reject, withdraw
             case.responded_at, case.response_due_at = at, row.stage_due_at
