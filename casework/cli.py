@@ -67,16 +67,17 @@ def create_user(username, name, role, organisation, community, password) -> None
 @casework_cli.command("purge")
 @click.option("--days", type=int, default=None, help="Retention in days (default: RETENTION_DAYS).")
 def purge(days: int | None) -> None:
-    """Erase reporters' names and numbers from cases closed longer ago than the retention period."""
+    """Erase reporters' names, numbers and report photos from cases closed longer ago than the retention period."""
     from flask import current_app
 
     from casework.services import residents
     days = current_app.config["RETENTION_DAYS"] if days is None else days
     if days < 0:
         raise click.BadParameter("must not be negative", param_hint="--days")
-    count = residents.purge_personal_data(days)
-    db.session.commit()
-    click.echo(f"erased reporter name and phone from {count} case(s) closed more than {days} days ago")
+    purged = residents.purge_personal_data(days)
+    db.session.commit()  # the photo files are deleted once this succeeds
+    click.echo(f"erased personal data from {purged.cases} case(s) closed more than {days} days ago: "
+               f"reporter name and phone, {purged.photos} resident photo(s)")
 
 
 @casework_cli.command("sweep")

@@ -35,6 +35,8 @@ class Config:
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(ROOT / "instance" / "uploads"))
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_REPORT = os.environ.get("RATELIMIT_REPORT", "5 per minute;30 per day")
+    # Tracking-code lookups per address (every /track route, photos included): slows code guessing.
+    RATELIMIT_TRACK = os.environ.get("RATELIMIT_TRACK", "60 per minute;600 per day")
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "730"))
     # Rendered board cards kept per worker process (boards/cards.py; ≈ 4.5 kB each with its key); 0 = off.
     BOARD_CARD_CACHE_SIZE = int(os.environ.get("BOARD_CARD_CACHE_SIZE", "2048"))
@@ -48,5 +50,7 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     WTF_CSRF_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
-    # Tests post many reports from one address; tests/test_public.py lowers it to check the 429.
+    # Tests post many reports and look up many codes from one address; tests/test_public.py lowers
+    # these to check the 429s.
     RATELIMIT_REPORT = "10000 per minute"
+    RATELIMIT_TRACK = "10000 per minute"

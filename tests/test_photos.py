@@ -9,14 +9,18 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
-from case_steps import browser, case_in
+from case_steps import browser, case_in, user
 from casework.config import ROOT
 from casework.extensions import db
 from casework.models import Attachment, Case
-from casework.services import photos
+from casework.services import photos, residents, transitions
 from casework.services.errors import Invalid
-from resident_steps import GPS_IFD, building_of, fetch, image_bytes, post_multipart, submit, upload
+from resident_steps import (
+    GPS_IFD, building_of, fetch, image_bytes, post_multipart, report_form, submit, upload,
+)
 
 
 def stored(att: Attachment, thumb: bool = False) -> Path:
@@ -200,3 +204,92 @@ def test_missing_file_on_disk_is_404_not_500(app, case_with_photo):
     stored(att).unlink()
     status, _, _ = fetch(browser(app, "wangge01"), f"/cases/{case_with_photo.id}/photos/{att.id}")
     assert status == 404
+
+
+# Files follow the transaction -------------------------------------------------------------------
+
+def files_on_disk(app) -> set[Path]:
+    return {p for p in Path(app.config["UPLOAD_FOLDER"]).rglob("*") if p.is_file()}
+
+
+def attach_two(case: Case) -> list[Attachment]:
+    """The handler's service writes two "after" photos (four files with the thumbnails) and flushes."""
+    cleaned = [photos.clean_image(image_bytes("PNG")), photos.clean_image(image_bytes("JPEG"))]
+    return photos.attach(case, cleaned, stage="after", uploaded_by=user("wuye01"))
+
+
+def count_photos(case: Case) -> int:
+    return db.session.scalar(select(func.count()).select_from(Attachment).where(Attachment.case_id == case.id))
+
+
+@pytest.mark.parametrize("ending", ["rollback", "failed commit", "session closed"])
+def test_photos_of_a_transaction_that_does_not_commit_leave_no_files(app, session, ending):
+    case = case_in("handling", building_of())
+    before = files_on_disk(app)
+    rows = attach_two(case)
+    assert len(files_on_disk(app) - before) == 4  # written while the transaction is open
+    if ending == "rollback":
+        db.session.rollback()
+    elif ending == "failed commit":
+        # A later write in the same transaction breaks a constraint: the commit fails.
+        db.session.add(Attachment(case_id=case.id, stored_name=rows[0].stored_name, content_type="image/png"))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+    else:  # what the app context's teardown does when a view returns without committing
+        db.session.close()
+    assert files_on_disk(app) == before
+    assert count_photos(case) == 0
+
+
+def test_failed_commit_of_a_report_leaves_no_files(app, session, monkeypatch):
+    """A report whose final commit fails answers with the error page and leaves no case and no file."""
+    real_submit = residents.submit_report
+
+    def submit_then_break(values, uploads):
+        case = real_submit(values, uploads)
+        db.session.add(Attachment(case=case, stored_name=case.attachments[0].stored_name, content_type="image/png"))
+        return case
+
+    monkeypatch.setattr(residents, "submit_report", submit_then_break)
+    cases, files = db.session.scalar(select(func.count()).select_from(Case)), files_on_disk(app)
+    data = report_form()
+    data["photos"] = [upload(image_bytes("PNG"), "a.png"), upload(image_bytes("PNG"), "b.png")]
+    response = browser(app).post("/report", data)
+    assert response.status_code == 500 and "系统暂时出了问题" in response.text
+    assert db.session.scalar(select(func.count()).select_from(Case)) == cases
+    assert files_on_disk(app) == files
+
+
+def test_committed_photos_stay_when_a_later_transaction_rolls_back(app, session):
+    case = case_in("handling", building_of())
+    before = files_on_disk(app)
+    attach_two(case)
+    db.session.commit()
+    kept = files_on_disk(app) - before
+    assert len(kept) == 4
+    # The next transaction writes more photos and something else, then rolls back.
+    transitions.add_event(user("wuye01"), case, "comment", "comment", "稍后补充")
+    attach_two(case)
+    db.session.rollback()
+    assert files_on_disk(app) - before == kept
+    assert count_photos(case) == 2 and all(stored(a).is_file() for a in db.session.get(Case, case.id).attachments)
+
+
+def test_savepoints_hand_their_files_to_the_enclosing_transaction(app, session):
+    case = case_in("handling", building_of())
+    before = files_on_disk(app)
+    with db.session.begin_nested():  # released: its photos now live or die with the outer transaction
+        attach_two(case)
+    assert len(files_on_disk(app) - before) == 4
+    nested = db.session.begin_nested()
+    attach_two(case)
+    nested.rollback()  # only this savepoint's files go
+    assert len(files_on_disk(app) - before) == 4
+    db.session.rollback()
+    assert files_on_disk(app) == before
+
+    with db.session.begin_nested():
+        attach_two(case)
+    db.session.commit()
+    assert len(files_on_disk(app) - before) == 4 and count_photos(case) == 2

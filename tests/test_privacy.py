@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, or_, select
@@ -11,7 +12,7 @@ from sqlalchemy import func, or_, select
 from case_steps import browser, case_in, seen_version, user
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Organisation, User
-from casework.services import transitions
+from casework.services import photos, residents, transitions
 from casework.timekeeping import now
 from resident_steps import building_of, image_bytes, submit, upload
 
@@ -180,3 +181,88 @@ def test_purge_with_a_shorter_period_and_bad_value(app, session):
     assert db.session.get(Case, recent.id).reporter_phone is None
     result = app.test_cli_runner().invoke(args=["casework", "purge", "--days", "-1"])
     assert result.exit_code != 0
+
+
+def _worked_case(app, *, resident_photos: int = 2, handler_photo: bool = True) -> Case:
+    """A resident's report with photos, worked by the property company (with an "after" photo) to resolved."""
+    case = submit(browser(app), photos=[upload(image_bytes("PNG"), f"{i}.png") for i in range(resident_photos)])
+    wangge, wuye = browser(app, "wangge01"), browser(app, "wuye01")
+    press(wangge, case.id, "sign")
+    press(wangge, case.id, "dispatch_handler", organisation=str(user("wuye01").organisation_id))
+    press(wuye, case.id, "accept")
+    if handler_photo:
+        done = wuye.post(f"/cases/{case.id}/photos", {"photos": [upload(image_bytes("JPEG"), "done.jpg", "image/jpeg")]},
+                         htmx=True)
+        assert done.status_code == 200
+    press(wuye, case.id, "report_done", note="已修好")
+    db.session.expire_all()
+    return db.session.get(Case, case.id)
+
+
+def _files(attachments) -> list[Path]:
+    return [photos.path_of(a.stored_name, thumb) for a in attachments for thumb in (False, True)]
+
+
+def test_purge_erases_the_residents_photos_and_keeps_the_handlers(app, session):
+    old = _close(_worked_case(app), days_ago=800)
+    recent = _close(_worked_case(app, resident_photos=1, handler_photo=False), days_ago=10)
+    old_id, code = old.id, old.tracking_code
+    resident_photos = [a for a in old.attachments if a.stage == "before"]
+    handler_photo, = [a for a in old.attachments if a.stage == "after"]
+    erased_ids = [a.id for a in resident_photos]
+    resident_files, handler_files, recent_files = (
+        _files(resident_photos), _files([handler_photo]), _files(recent.attachments))
+    assert len(resident_files) == 4 and all(p.is_file() for p in resident_files + handler_files + recent_files)
+    resident_files[1].unlink()  # a file already gone is not an error
+
+    output = _purge(app)
+    assert "2 resident photo(s)" in output
+    assert not any(p.exists() for p in resident_files)
+    assert all(p.is_file() for p in handler_files + recent_files)
+    db.session.expire_all()
+    assert [a.id for a in db.session.get(Case, old_id).attachments] == [handler_photo.id]
+    assert len(db.session.get(Case, recent.id).attachments) == 1
+
+    # Both pages still open, with the handler's photo and no trace of the erased ones.
+    staff = browser(app, "wangge01")
+    page = staff.get(f"/cases/{old_id}")
+    assert page.status_code == 200
+    assert "完工照片" in page.text and "上报照片" not in page.text
+    assert f"/cases/{old_id}/photos/{handler_photo.id}/thumb" in page.text
+    tracking = browser(app).get(f"/track/{code}")
+    assert tracking.status_code == 200
+    assert "处理后的照片" in tracking.text and "您上传的照片" not in tracking.text
+    assert f"/track/{code}/photos/{handler_photo.id}/thumb" in tracking.text
+    for att_id in erased_ids:
+        assert f"/photos/{att_id}" not in page.text and f"/photos/{att_id}" not in tracking.text
+        assert staff.get(f"/cases/{old_id}/photos/{att_id}/thumb").status_code == 404
+        assert browser(app).get(f"/track/{code}/photos/{att_id}").status_code == 404
+
+    # Idempotent: a second run erases nothing more.
+    again = _purge(app)
+    assert "from 0 case(s)" in again and "0 resident photo(s)" in again
+    assert all(p.is_file() for p in handler_files + recent_files)
+
+
+def test_purge_counts_a_case_whose_name_is_already_gone(app, session):
+    """Cases purged before photos were erased too still lose their photos, and count once."""
+    old = _close(_worked_case(app, handler_photo=False), days_ago=800)
+    old.reporter_name = old.reporter_phone = None
+    db.session.commit()
+    files = _files(old.attachments)
+    output = _purge(app)
+    assert "from 1 case(s)" in output and "2 resident photo(s)" in output
+    assert not any(p.exists() for p in files)
+
+
+def test_purge_deletes_photo_files_only_when_its_commit_succeeds(app, session):
+    old = _close(_worked_case(app, handler_photo=False), days_ago=800)
+    files = _files(old.attachments)
+    purged = residents.purge_personal_data(app.config["RETENTION_DAYS"])
+    assert purged.photos == 2
+    assert all(p.is_file() for p in files)  # the rows are deleted, the files wait for the commit
+    db.session.rollback()  # e.g. the commit failed
+    assert all(p.is_file() for p in files)
+    db.session.expire_all()
+    case = db.session.get(Case, old.id)
+    assert len(case.attachments) == 2 and case.reporter_phone == "13987654321"

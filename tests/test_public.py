@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from case_steps import browser, case_in, seen_version, user
+from conftest import Client, FreshContextClient
 from casework.extensions import db, limiter
 from casework.models import Attachment, Case, CaseEvent
 from resident_steps import (
@@ -47,6 +48,7 @@ def test_report_form_is_public_phone_first_and_explains_consent(app, session):
                  "reporter_name", "reporter_phone", "consent"):
         assert f'name="{name}"' in html, name
     assert "个人信息保护法" in html and "手机号码" in html and "删除" in html
+    assert "您的称呼、手机号码和您上传的照片将被删除" in html  # what `casework purge` erases
     assert "青松社区" in html and "溪畔社区" in html
     assert page.headers["Cache-Control"] == "no-store"
     assert "主导航" not in html  # no staff navigation for residents
@@ -294,14 +296,13 @@ def test_report_without_csrf_token_is_refused(app, session):
 
 # Rate limit ------------------------------------------------------------------------------------
 
-@pytest.fixture(params=["memory", "redis"])
-def two_reports_a_minute(request, app):
-    """The real limit, lowered to 2 per minute, on memory storage or (when TEST_REDIS_URL is set) Redis."""
+def _lowered_limit(request, app, setting: str, value: str):
+    """Lower one of the real limits, on memory storage or (when TEST_REDIS_URL is set) Redis."""
     redis_url = os.environ.get("TEST_REDIS_URL")
     if request.param == "redis" and not redis_url:
         pytest.skip("TEST_REDIS_URL not set")
-    saved = {k: app.config[k] for k in ("RATELIMIT_REPORT", "RATELIMIT_STORAGE_URI")}
-    app.config["RATELIMIT_REPORT"] = "2 per minute"
+    saved = {k: app.config[k] for k in (setting, "RATELIMIT_STORAGE_URI")}
+    app.config[setting] = value
     if request.param == "redis":
         app.config["RATELIMIT_STORAGE_URI"] = redis_url
         limiter.init_app(app)
@@ -309,8 +310,19 @@ def two_reports_a_minute(request, app):
     yield request.param
     limiter.reset()
     app.config.update(saved)
-    if request.param == "redis":
-        limiter.init_app(app)
+    limiter.init_app(app)  # back to the app's own storage (a test may have bound another app)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def two_reports_a_minute(request, app):
+    """The report limit lowered to 2 per minute."""
+    yield from _lowered_limit(request, app, "RATELIMIT_REPORT", "2 per minute")
+
+
+@pytest.fixture(params=["memory", "redis"])
+def three_lookups_a_minute(request, app):
+    """The tracking-code limit lowered to 3 per minute."""
+    yield from _lowered_limit(request, app, "RATELIMIT_TRACK", "3 per minute")
 
 
 def test_rate_limit_answers_429_readably(app, session, two_reports_a_minute):
@@ -331,6 +343,55 @@ def test_rate_limit_answers_429_readably(app, session, two_reports_a_minute):
 
 
 # Tracking codes --------------------------------------------------------------------------------
+
+def test_tracking_lookups_are_rate_limited_per_address(app, session, three_lookups_a_minute):
+    """Code guessing is slowed: wrong codes, the lookup form and the QR share one budget per address."""
+    case = case_in("resolved", building_of())
+    code = case.tracking_code
+    resident = browser(app)
+    if three_lookups_a_minute == "redis":
+        assert type(limiter.storage).__name__ == "RedisStorage"
+    here = {"environ_base": {"REMOTE_ADDR": "203.0.113.7"}}
+    assert resident.get("/track/AAAAAAAAAA", **here).status_code == 404  # failed lookups count
+    assert resident.get("/track", query_string={"code": "BBBBBBBBBB"}, **here).status_code == 302
+    assert resident.get(f"/track/{code}/qr.svg", **here).status_code == 200
+    refused = resident.get(f"/track/{code}", **here)
+    assert refused.status_code == 429
+    assert "操作太频繁" in refused.text and "您查询得太频繁了，请稍等几分钟再试" in refused.text
+    assert "主导航" not in refused.text and "Traceback" not in refused.text
+    assert refused.headers["Cache-Control"] == "no-store"
+    # Every route that takes a code is refused, answers included, and nothing changes.
+    att_url = f"/track/{code}/photos/1"
+    for path in ("/track", f"/track/{code}/qr.svg", att_url, att_url + "/thumb", "/track/CCCCCCCCCC"):
+        assert resident.get(path, **here).status_code == 429, path
+    for path in (f"/track/{code}/confirm", f"/track/{code}/not-fixed"):
+        answer = resident.post(path, {"satisfaction": "satisfied", "note": "x", "version": case.version}, **here)
+        assert answer.status_code == 429, path
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).status == "resolved"
+    # A forged X-Forwarded-For does not help: the app is not behind a proxy (PROXY_COUNT=0).
+    forged = resident.get(f"/track/{code}", headers={"X-Forwarded-For": "198.51.100.1"}, **here)
+    assert forged.status_code == 429
+    # Another address still gets through, and the report form keeps its own budget.
+    other = resident.get(f"/track/{code}", environ_base={"REMOTE_ADDR": "203.0.113.8"})
+    assert other.status_code == 200 and "问题解决了吗" in other.text
+    assert resident.get("/report", **here).status_code == 200
+
+
+def test_behind_a_proxy_each_forwarded_address_has_its_own_lookup_budget(app, session, three_lookups_a_minute):
+    """With PROXY_COUNT=1 every request comes from nginx: the limit must follow X-Forwarded-For."""
+    from casework import create_app
+    proxied = create_app({**app.config, "PROXY_COUNT": 1})
+    proxied.test_client_class = FreshContextClient
+    resident = Client(proxied)
+    nginx = {"REMOTE_ADDR": "127.0.0.1"}
+    first = {"headers": {"X-Forwarded-For": "203.0.113.20"}, "environ_base": nginx}
+    for _ in range(3):
+        assert resident.get("/track/AAAAAAAAAA", **first).status_code == 404
+    assert resident.get("/track/AAAAAAAAAA", **first).status_code == 429
+    second = {"headers": {"X-Forwarded-For": "203.0.113.21"}, "environ_base": nginx}
+    assert resident.get("/track/AAAAAAAAAA", **second).status_code == 404
+
 
 def _without_tokens(html: str) -> str:
     return VOLATILE_RE.sub("", html)

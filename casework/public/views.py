@@ -63,6 +63,16 @@ def _report_limit() -> str:
     return current_app.config.get("RATELIMIT_REPORT") or "5 per minute"
 
 
+def _track_limit() -> str:
+    """The per-IP limit on tracking-code lookups, read per request like the report limit."""
+    return current_app.config.get("RATELIMIT_TRACK") or "60 per minute;600 per day"
+
+
+# One budget per address for every route that looks a code up (page, QR, photos, answers, the
+# lookup form), failed lookups included: guessing codes through /qr.svg costs as much as the page.
+_track_limited = limiter.shared_limit(_track_limit, scope="track")
+
+
 @bp.after_request
 def _private(response: Response) -> Response:
     """Residents' pages carry personal data and a secret code in the URL: no caches, no referrer, no index."""
@@ -75,11 +85,13 @@ def _private(response: Response) -> Response:
 @bp.errorhandler(HTTPException)
 def _error(exc: HTTPException):
     """The residents' own error page (no staff navigation), the same for every unknown code."""
-    titles = {404: _("找不到该事项"), 413: _("文件太大"), 429: _("提交太频繁")}
+    reporting = request.endpoint == "public.report"  # else one of the tracking routes' lookups
+    titles = {404: _("找不到该事项"), 413: _("文件太大"), 429: _("提交太频繁") if reporting else _("操作太频繁")}
     messages = {
         404: _("没有找到对应的内容。请核对跟踪码（10 位字母和数字），或联系您所在社区的网格员。"),
         413: _("上传的内容太大：每张照片不能超过 5 MB，最多 3 张。请压缩后重试。"),
-        429: _("您提交得太频繁了，请稍等几分钟再试。如情况紧急，请直接拨打社区电话。"),
+        429: _("您提交得太频繁了，请稍等几分钟再试。如情况紧急，请直接拨打社区电话。") if reporting
+        else _("您查询得太频繁了，请稍等几分钟再试。如需帮助，请联系您所在社区的网格员。"),
     }
     status = exc.code or 500
     template = "public/_error.html" if htmx else "public/error.html"
@@ -121,6 +133,7 @@ def buildings():
 
 
 @bp.route("/track", methods=["GET"])
+@_track_limited
 def track_lookup():
     """Type a tracking code to open its page."""
     code = residents.normalise_code(request.args.get("code"))
@@ -148,6 +161,7 @@ def _track_page(case, *, status: int = 200, errors=None, values=None, form: str 
 
 
 @bp.route("/track/<code>")
+@_track_limited
 def track(code: str):
     """The case in plain words, its public timeline, and (when resolved) confirm / not fixed."""
     case = _case_or_404(code)
@@ -157,6 +171,7 @@ def track(code: str):
 
 
 @bp.route("/track/<code>/qr.svg")
+@_track_limited
 def qr(code: str):
     """A QR code of the tracking page's address, to photograph or print."""
     case = _case_or_404(code)
@@ -171,6 +186,7 @@ def qr(code: str):
 
 
 @bp.route("/track/<code>/confirm", methods=["POST"])
+@_track_limited
 def confirm(code: str):
     """The resident confirms it is fixed and rates it: the case closes."""
     case = _case_or_404(code)
@@ -186,6 +202,7 @@ def confirm(code: str):
 
 
 @bp.route("/track/<code>/not-fixed", methods=["POST"])
+@_track_limited
 def not_fixed(code: str):
     """The resident says it is not fixed: the case goes back to be worked again."""
     case = _case_or_404(code)
@@ -202,6 +219,7 @@ def not_fixed(code: str):
 
 @bp.route("/track/<code>/photos/<int:attachment_id>")
 @bp.route("/track/<code>/photos/<int:attachment_id>/thumb", endpoint="track_thumb", defaults={"thumb": True})
+@_track_limited
 def track_photo(code: str, attachment_id: int, thumb: bool = False):
     """One of the case's photos (the resident's own, or the handler's "after" photos)."""
     case = _case_or_404(code)

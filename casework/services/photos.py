@@ -12,12 +12,14 @@ import logging
 import os
 import secrets
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from casework import access
 from casework.extensions import db
@@ -167,22 +169,97 @@ def _write(path: Path, data: bytes) -> None:
 
 def remove_files(names: list[str]) -> None:
     """Delete stored photos and thumbnails (used when the database write that owns them fails)."""
-    for name in names:
-        for thumb in (False, True):
-            try:
-                path_of(name, thumb).unlink()
-            except FileNotFoundError:
-                pass
+    _unlink([path_of(name, thumb) for name in names for thumb in (False, True)])
+
+
+def _unlink(paths: list[Path]) -> None:
+    """Delete files; one already gone is fine, and one that cannot go is logged, not raised
+    (this runs inside commit and rollback, where an exception would hide the real outcome)."""
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("could not delete %s: %s", path.name, exc)
+
+
+# Files follow the transaction ------------------------------------------------------------------
+# A photo is two things, a file and a row, and only the row is transactional. So the session
+# remembers, per transaction, the files written in it (deleted unless it commits) and the files
+# of rows deleted in it (deleted only once it commits): a failed or rolled-back request leaves no
+# orphaned file, and a failed purge leaves no row pointing at a missing one.
+
+_FILES_KEY = "casework.photo_files"
+
+
+@dataclass
+class _PendingFiles:
+    written: list[Path] = field(default_factory=list)  # delete unless the transaction commits
+    erased: list[Path] = field(default_factory=list)   # delete once the transaction commits
+
+
+def _pending_files() -> _PendingFiles:
+    """The bookkeeping of the innermost transaction (a SAVEPOINT if one is open) of this request's session."""
+    session = db.session()
+    tx = session.get_nested_transaction() or session.get_transaction() or session.begin()
+    return session.info.setdefault(_FILES_KEY, {}).setdefault(tx, _PendingFiles())
+
+
+def _files_of(name: str) -> list[Path]:
+    return [path_of(name), path_of(name, thumb=True)]
+
+
+def delete_after_commit(names: list[str]) -> None:
+    """Delete these photos' files once the transaction that deletes their rows commits."""
+    _pending_files().erased.extend(p for name in names for p in _files_of(name))
+
+
+@event.listens_for(Session, "after_commit")
+def _files_after_commit(session: Session) -> None:
+    """A SAVEPOINT hands its files to the enclosing transaction; the outermost one keeps or deletes them."""
+    pending_by_tx = session.info.get(_FILES_KEY)
+    if not pending_by_tx:
+        return
+    tx = session.get_nested_transaction() or session.get_transaction()  # the one committing
+    pending = pending_by_tx.pop(tx, None)
+    if pending is None:
+        return
+    parent = tx.parent
+    while parent is not None and not (parent.nested or parent.parent is None):
+        parent = parent.parent  # skip flush-only subtransactions
+    if parent is not None:
+        outer = pending_by_tx.setdefault(parent, _PendingFiles())
+        outer.written += pending.written
+        outer.erased += pending.erased
+    else:
+        _unlink(pending.erased)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _files_after_transaction_end(session: Session, tx: SessionTransaction) -> None:
+    """A transaction that ends without committing (rollback, failed commit, session closed): its new files go."""
+    pending_by_tx = session.info.get(_FILES_KEY)
+    pending = pending_by_tx.pop(tx, None) if pending_by_tx else None
+    if pending is not None:
+        _unlink(pending.written)
+        if pending.written:
+            log.info("transaction not committed: %d photo file(s) removed", len(pending.written))
 
 
 def attach(case: Case, photos: list[Photo], *, stage: str, uploaded_by: User | None) -> list[Attachment]:
-    """Write the cleaned photos under random names and add their rows to the case."""
+    """Write the cleaned photos under random names and add their rows to the case.
+
+    The files are tied to the current transaction: if it does not commit, they are deleted.
+    """
     rows, written = [], []
+    pending = _pending_files()
     try:
         for photo in photos:
             name = secrets.token_hex(16) + photo.ext
             _write(path_of(name), photo.data)
             written.append(name)
+            pending.written.extend(_files_of(name))
             _write(path_of(name, thumb=True), photo.thumb)
             row = Attachment(case=case, stored_name=name, content_type=photo.content_type, stage=stage,
                              width=photo.width, height=photo.height, size=len(photo.data),

@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from casework import access
@@ -238,20 +239,42 @@ def reveal_phone(actor: User, case: Case) -> str:
 
 # Retention -------------------------------------------------------------------------------------
 
-def purge_personal_data(retention_days: int, *, at: dt.datetime | None = None) -> int:
-    """Erase reporter name and number of cases closed more than `retention_days` ago; return how many.
+@dataclass
+class Purged:
+    """What a purge erased: cases that lost personal data, and resident photos deleted."""
 
-    Everything else (the case, its timeline, its figures) stays; running it again changes nothing.
+    cases: int
+    photos: int
+
+
+def purge_personal_data(retention_days: int, *, at: dt.datetime | None = None) -> Purged:
+    """Erase the personal data of cases closed more than `retention_days` ago: the reporter's name and
+    number, and the photos the resident uploaded with the report (they can show faces, door numbers,
+    the inside of a home).
+
+    The handler's "after" photos stay: they are the evidence of the work, taken by staff. Everything
+    else (the case, its timeline, its figures) stays too; running it again changes nothing. The photo
+    rows go now, their files only once the caller's commit succeeds (a failed commit leaves every
+    photo as it was).
     """
     if retention_days < 0:
         raise ValueError("retention_days must not be negative")
     cutoff = (at or now()) - dt.timedelta(days=retention_days)
-    result = db.session.execute(
+    old = (Case.status == "closed", Case.closed_at.is_not(None), Case.closed_at < cutoff)
+    has_resident_photos = select(Attachment.id).where(Attachment.case_id == Case.id,
+                                                      Attachment.stage == "before").exists()
+    cases = db.session.scalar(
+        select(func.count()).select_from(Case)
+        .where(*old, or_(Case.reporter_name.is_not(None), Case.reporter_phone.is_not(None), has_resident_photos)))
+    db.session.execute(
         update(Case)
-        .where(Case.status == "closed", Case.closed_at.is_not(None), Case.closed_at < cutoff,
-               or_(Case.reporter_name.is_not(None), Case.reporter_phone.is_not(None)))
+        .where(*old, or_(Case.reporter_name.is_not(None), Case.reporter_phone.is_not(None)))
         .values(reporter_name=None, reporter_phone=None))
-    count = result.rowcount or 0
-    log.info("purge: reporter data erased from %d cases closed before %s", count, cutoff)
-    return count
-
+    erased = list(db.session.scalars(select(Attachment).join(Case).where(*old, Attachment.stage == "before")))
+    for att in erased:
+        db.session.delete(att)
+    db.session.flush()
+    photos.delete_after_commit([att.stored_name for att in erased])
+    log.info("purge: personal data erased from %d cases closed before %s (%d resident photos)",
+             cases, cutoff, len(erased))
+    return Purged(cases=cases, photos=len(erased))
