@@ -40,7 +40,7 @@ lint: install-dev
 
 # Re-extract messages after changing UI text, then translate translations/en/LC_MESSAGES/messages.po.
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k _lp:1c,2 -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations
 
 clean:

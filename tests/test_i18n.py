@@ -45,3 +45,20 @@ def test_board_in_chinese_then_english(login_as):
     staff.post("/lang/en", data={"next": "/board/"})
     page = staff.get("/board/")
     assert "网格看板" not in page.text and "Sign for" in page.text and 'lang="en"' in page.text
+
+
+def test_the_timeline_says_what_happened_and_buttons_what_to_do(login_as, make_case):
+    """One Chinese word, two English ones: "签收" is "Signed for" on the timeline, "Sign for" on a button."""
+    from casework.extensions import db
+    from casework.services import transitions
+    from tests.conftest import user
+
+    signed, waiting = make_case(title="已签收的案件"), make_case(title="待签收的案件")
+    transitions.fire(user("wangge01"), signed, "sign", {}, version=signed.version)
+    db.session.commit()
+    staff = login_as("wangge01")
+    staff.post("/lang/en", data={"next": "/board/"})
+    timeline = staff.get(f"/cases/{signed.id}").text
+    assert "Signed for" in timeline
+    button = staff.get(f"/cases/{waiting.id}").text
+    assert ">Sign for<" in button and "Signed for" not in button
