@@ -22,6 +22,7 @@ EVENT = {
     "park_approved": _lp("timeline", "批准挂账"), "park_refused": _lp("timeline", "不批准挂账"),
     "unpark": _lp("timeline", "恢复计时"),
     "resident_confirm": _lp("timeline", "居民确认解决"), "resident_reopen": _lp("timeline", "居民反馈未解决"),
+    "resident_photos": _lp("timeline", "居民补充照片"),
 }
 # Short button words for the workflow's events; anything else falls back to the timeline's word.
 BUTTON = dict(

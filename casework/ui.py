@@ -122,6 +122,14 @@ def due_view(case) -> DueView | None:
     return views(case)
 
 
+def event_label(event) -> str:
+    """The staff timeline's words for a row; photos a resident added say how many (kept in the row's note)."""
+    if event.event == "resident_photos" and (event.note or "").isdigit():
+        from flask_babel import gettext as _
+        return _("居民补充照片 %(n)d 张", n=int(event.note))
+    return str(labels.EVENT.get(event.event, event.event))
+
+
 def init_app(app: Flask) -> None:
     """Register template helpers and the headers every response carries."""
 
@@ -136,6 +144,7 @@ def init_app(app: Flask) -> None:
 
     # Globals (not context) so imported macros such as the due badge can use them.
     app.jinja_env.globals["due_view"] = due_view
+    app.jinja_env.globals["event_label"] = event_label
     app.jinja_env.filters["dt"] = _fmt_dt
     app.jinja_env.filters["age"] = _age
     app.jinja_env.filters["mask_phone"] = mask_phone

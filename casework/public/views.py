@@ -1,4 +1,5 @@
-"""Residents' pages, no login: report a problem, follow it by tracking code, confirm the fix or say it is not fixed.
+"""Residents' pages, no login: report a problem, follow it by tracking code, add photos while it is
+open, confirm the fix or say it is not fixed.
 
 The tracking code is the only key. Every unknown code — malformed, near a real one or simply
 wrong — gets the same 404 page, so the answers give no hints.
@@ -9,8 +10,8 @@ import io
 
 import segno
 from flask import (
-    Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, send_file,
-    url_for,
+    Blueprint, Response, abort, current_app, flash, make_response, redirect, render_template, request,
+    send_file, url_for,
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -53,6 +54,8 @@ RESIDENT_EVENT_TEXT = {"report": _l("您提交了反映"), "close": _l("您确�
 
 def event_text(event) -> str:
     """The words for one public timeline row (the resident's own actions in the second person)."""
+    if event.event == "resident_photos":  # the row's note holds how many (services.residents)
+        return _("您补充了 %(n)s 张照片", n=event.note or "?")
     if event.actor_label == "resident" and event.event in RESIDENT_EVENT_TEXT:
         return str(RESIDENT_EVENT_TEXT[event.event])
     return str(EVENT_TEXT.get(event.event, _l("办理进展更新")))
@@ -71,6 +74,9 @@ def _track_limit() -> str:
 # One budget per address for every route that looks a code up (page, QR, photos, answers, the
 # lookup form), failed lookups included: guessing codes through /qr.svg costs as much as the page.
 _track_limited = limiter.shared_limit(_track_limit, scope="track")
+# One budget per address for the posts that store photos: a report, and photos added to a case
+# (see add_photos for why they share it).
+_upload_limited = limiter.shared_limit(_report_limit, scope="report", methods=["POST"])
 
 
 @bp.after_request
@@ -85,7 +91,7 @@ def _private(response: Response) -> Response:
 @bp.errorhandler(HTTPException)
 def _error(exc: HTTPException):
     """The residents' own error page (no staff navigation), the same for every unknown code."""
-    reporting = request.endpoint == "public.report"  # else one of the tracking routes' lookups
+    reporting = request.endpoint in ("public.report", "public.add_photos")  # else a tracking lookup
     titles = {404: _("找不到该事项"), 413: _("文件太大"), 429: _("提交太频繁") if reporting else _("操作太频繁")}
     messages = {
         404: _("没有找到对应的内容。请核对跟踪码（10 位字母和数字），或联系您所在社区的网格员。"),
@@ -107,7 +113,7 @@ def _form_page(values: dict, errors: dict, status: int = 200):
 
 
 @bp.route("/report", methods=["GET", "POST"])
-@limiter.limit(_report_limit, methods=["POST"])
+@_upload_limited
 def report():
     """The report form; a valid one creates a case and opens its tracking page with the code and QR."""
     if request.method == "GET":
@@ -157,7 +163,8 @@ def _track_page(case, *, status: int = 200, errors=None, values=None, form: str 
         photos=residents.public_photos(case), carrying=carrying,
         carrying_events=residents.public_timeline(carrying) if carrying else [],
         errors=errors or {}, values=values or {}, open_form=form, message=message,
-        new=request.args.get("new") == "1"), status
+        photo_room=residents.photo_room(case), max_photos=residents.MAX_RESIDENT_PHOTOS,
+        per_upload=photos.MAX_PHOTOS, new=request.args.get("new") == "1"), status
 
 
 @bp.route("/track/<code>")
@@ -215,6 +222,29 @@ def not_fixed(code: str):
                            message=None if isinstance(exc, Invalid) else str(exc.message))
     db.session.commit()
     return redirect(url_for("public.track", code=case.tracking_code), 303)
+
+
+@bp.route("/track/<code>/photos", methods=["POST"])
+@_track_limited
+@_upload_limited
+def add_photos(code: str):
+    """The resident adds photos to the open case: back on the tracking page, they show with a timeline line.
+
+    It spends from two budgets per address. The /track one, like every route that takes a code, so
+    it cannot be used to guess codes. And the report one: each post of either decodes and stores up
+    to three 5 MB images, the expensive part, so one budget bounds what one address can make the
+    server decode and keep (a limit of its own would double it, and one more setting to tune).
+    """
+    case = _case_or_404(code)
+    try:
+        added = residents.add_resident_photos(case, photos.uploaded_files(request.files.getlist("photos")))
+    except ServiceError as exc:  # Refused (409: closed), Invalid (422) or PhotoTooLarge (413)
+        db.session.rollback()
+        return _track_page(case, status=exc.status, errors=exc.errors, form="photos",
+                           message=None if exc.errors else str(exc.message))
+    db.session.commit()
+    flash(_("已收到您补充的 %(n)d 张照片，网格员会及时查看。", n=len(added)), "photos")
+    return redirect(url_for("public.track", code=case.tracking_code, _anchor="photos"), 303)
 
 
 @bp.route("/track/<code>/photos/<int:attachment_id>")

@@ -26,6 +26,7 @@ MESSAGES = {
     "extend_requested": _l("延期申请待审批：%(number)s %(title)s"),
     "park_requested": _l("挂账申请待审批：%(number)s %(title)s"),
     "extension_decided": _l("您的延期/挂账申请已审批：%(number)s %(title)s"),
+    "resident_photos": _l("居民补充了 %(n)d 张照片：%(number)s %(title)s"),
 }
 
 
@@ -67,13 +68,24 @@ class Directory:
         return self.subdistrict_sup
 
 
-def notify(user_ids: list[int], case: Case, kind: str, level_key: str) -> int:
-    """Create one notice per user (the unique key keeps a second sweep from repeating it)."""
-    message = str(MESSAGES[kind] % {"number": case.number, "title": case.title})[:300]
+def notify(user_ids: list[int], case: Case, kind: str, level_key: str, **values) -> int:
+    """Create one notice per user (the unique key keeps a second sweep from repeating it).
+
+    `values` fill the message's own placeholders besides the case's number and title.
+    """
+    message = str(MESSAGES[kind] % {**values, "number": case.number, "title": case.title})[:300]
     for user_id in set(user_ids):
         db.session.add(Notification(user_id=user_id, case_id=case.id, kind=kind, level_key=level_key,
                                     message=message, created_at=now()))
     return len(set(user_ids))
+
+
+def grid_staff_of(case: Case) -> list[int]:
+    """The active grid staff of the case's grid: the people residents' news goes to."""
+    return list(db.session.scalars(
+        select(User.id).join(user_grids, user_grids.c.user_id == User.id)
+        .where(user_grids.c.grid_id == case.grid_id, User.role == "grid_staff", User.active.is_(True))
+        .order_by(User.id)))
 
 
 def due_levels(case: Case, at: dt.datetime, supervise_after: float, escalate_after: float,

@@ -11,6 +11,8 @@ import logging
 import re
 from dataclasses import dataclass
 
+from flask import current_app
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
@@ -18,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from casework import access
 from casework.extensions import db
 from casework.models import Attachment, Building, Case, CaseEvent, Category, Community, Grid, User
-from casework.services import intake, photos, transitions
+from casework.services import escalation, intake, photos, transitions
 from casework.services.errors import Invalid, NotFound, Refused, ServiceError
 from casework.services.numbering import TRACKING_ALPHABET, TRACKING_LENGTH
 from casework.timekeeping import now
@@ -29,6 +31,9 @@ log = logging.getLogger(__name__)
 DESCRIPTION_MAX = 2000
 COMMENT_MAX = 500
 DUPLICATE_WINDOW = dt.timedelta(days=7)
+# Photos a resident may give one case in all: those sent with the report plus those added later
+# from the tracking page (each upload at most photos.MAX_PHOTOS, like the report form).
+MAX_RESIDENT_PHOTOS = 6
 _CODE_RE = re.compile(f"^[{TRACKING_ALPHABET}]{{{TRACKING_LENGTH}}}$")
 
 
@@ -210,6 +215,62 @@ def report_not_fixed(case: Case, comment: str, version: int | None) -> CaseEvent
         raise
     except ServiceError as exc:
         raise _refuse_for_resident(case, exc) from exc
+
+
+def _resident_photo_count(case: Case) -> int:
+    """Photos the resident has given this case (with the report and added since), counted in the database."""
+    return db.session.scalar(select(func.count()).select_from(Attachment).where(
+        Attachment.case_id == case.id, Attachment.stage == "before", Attachment.uploaded_by_id.is_(None)))
+
+
+def photo_room(case: Case) -> int:
+    """How many more photos the resident may add now: 0 once the case is closed or the cap is reached."""
+    if not case.is_open:
+        return 0
+    return max(0, MAX_RESIDENT_PHOTOS - _resident_photo_count(case))
+
+
+def _check_room(case: Case, wanted: int) -> None:
+    """Refuse (422) photos past the case's cap, saying how many more it can take."""
+    room = MAX_RESIDENT_PHOTOS - _resident_photo_count(case)
+    if room <= 0:
+        raise Invalid(_l("请检查上传的照片。"), {"photos": _l(
+            "每件事项最多 %(n)d 张照片，已经传满，不能再补充。如需说明情况，请联系社区网格员。", n=MAX_RESIDENT_PHOTOS)})
+    if wanted > room:
+        raise Invalid(_l("请检查上传的照片。"), {"photos": _l(
+            "本事项还能补充 %(room)d 张照片（每件事项最多 %(n)d 张），请少选几张。", room=room, n=MAX_RESIDENT_PHOTOS)})
+
+
+def add_resident_photos(case: Case, uploads: list) -> list[Attachment]:
+    """The resident adds photos to an open case: they join the report's photos, the timeline says so
+    (publicly: "您补充了 N 张照片") and the case's grid staff get a notice.
+
+    Stored like the report's photos (stage "before", no uploader), so the retention purge erases
+    them with the others, and their files go if the transaction does not commit. The count is kept
+    in the timeline row's note (digits only), which both timelines read for their words.
+    """
+    closed = Refused(_l("该事项已经办结，不能再补充照片。如有新的问题，请重新反映。"))
+    if not case.is_open:
+        raise closed
+    if not uploads:
+        raise Invalid(_l("请检查上传的照片。"), {"photos": _l("请选择照片。")})
+    _check_room(case, len(uploads))  # before decoding anything
+    cleaned = photos.prepare(uploads)
+    # Two uploads at once must not both pass the cap: lock the case row for the short write
+    # (PostgreSQL; SQLite has one writer at a time) and check again, the status included.
+    db.session.refresh(case, with_for_update=True)
+    if not case.is_open:
+        raise closed
+    _check_room(case, len(cleaned))
+    rows = photos.attach(case, cleaned, stage="before", uploaded_by=None)
+    row = transitions.add_event(None, case, "photos", "resident_photos", str(len(rows)), public=True,
+                                actor_label="resident")
+    # Notices are stored as text: in the staff's language, not the language this resident chose.
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        escalation.notify(escalation.grid_staff_of(case), case, "resident_photos", f"photos:{row.id}",
+                          n=len(rows))
+    log.info("case %s: resident added %d photo(s)", case.number, len(rows))
+    return rows
 
 
 # Staff side: duplicates and the phone number ---------------------------------------------------
