@@ -12,7 +12,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from casework import create_app
 from casework.config import TestConfig
-from casework.extensions import db
+from casework.extensions import db, limiter
 from casework.models import Building, Case, Category, Organisation, User
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
@@ -194,3 +194,34 @@ def query_counter(app):
         def _hit(self, *args, **kw):
             self.count += 1
     return Counter()
+
+
+# Rate limits lowered for a test, on memory storage and on Redis (tests/test_public.py, test_resident_photos.py).
+
+def _lowered_limit(request, app, setting: str, value: str):
+    """Lower one of the real limits, on memory storage or (when TEST_REDIS_URL is set) Redis."""
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if request.param == "redis" and not redis_url:
+        pytest.skip("TEST_REDIS_URL not set")
+    saved = {k: app.config[k] for k in (setting, "RATELIMIT_STORAGE_URI")}
+    app.config[setting] = value
+    if request.param == "redis":
+        app.config["RATELIMIT_STORAGE_URI"] = redis_url
+        limiter.init_app(app)
+    limiter.reset()
+    yield request.param
+    limiter.reset()
+    app.config.update(saved)
+    limiter.init_app(app)  # back to the app's own storage (a test may have bound another app)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def two_reports_a_minute(request, app):
+    """The report limit lowered to 2 per minute."""
+    yield from _lowered_limit(request, app, "RATELIMIT_REPORT", "2 per minute")
+
+
+@pytest.fixture(params=["memory", "redis"])
+def three_lookups_a_minute(request, app):
+    """The tracking-code limit lowered to 3 per minute."""
+    yield from _lowered_limit(request, app, "RATELIMIT_TRACK", "3 per minute")
