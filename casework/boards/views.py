@@ -10,11 +10,11 @@ from flask_login import current_user, login_required
 from casework import access
 from casework import labels as L
 from casework.extensions import db, htmx
+from casework.boards.cards import CardLinks, CardRenderer
 from casework.services import boards, queries
 from casework.services.errors import Invalid, ServiceError
 from casework.services.transitions import check_version
 from casework.timekeeping import now
-from casework.boards.cards import CardLinks, CardRenderer
 from casework.ui import DueViews, form_data, get_case_or_404
 from casework.workflow import EVENT_INPUTS, EVENTS
 
@@ -47,7 +47,7 @@ def _words(at=None) -> SimpleNamespace:
         "button": {k: str(v) for k, v in L.BUTTON.items()},
         "priority": {k: str(v) for k, v in L.PRIORITY.items()},
         "column": {c.key: str(c.label) for c in boards.columns_for(me())},
-        "pick": _("选择"), "move_to": _("移到…"), "more": _("更多…"), "reported_at": _("上报时间"), "stage_due": _("本环节期限"),
+        "pick": _("选择"), "move_to": _("移到…"), "more": _("更多…"), "reported_at": _("上报时间"),
         "returned": _("退回 %(n)s 次", n="%d"),
         "age": _age_words(at),
         "due": DueViews(at),
@@ -88,8 +88,8 @@ def index():
     template = "boards/_board.html" if partial else "boards/board.html"
     extra = {} if partial else boards.filter_options(me())
     words = _words(at)
-    response = make_response(render_template(template, board=board, f=f, now=at, names=board.names,
-                                             W=words, cards=_renderer(words, board.names), **extra))
+    response = make_response(render_template(template, board=board, f=f, now=at, W=words,
+                                             cards=_renderer(words, board.names), **extra))
     response.set_etag(tag)
     return response
 
@@ -103,11 +103,10 @@ def column_page(key: str):
     except ServiceError:
         abort(404)
     words, names = _words(), boards.Names.for_cases(v.case for v in col.cards)
-    return render_template("boards/_cards.html", col=col, f=f, now=now(), W=words, names=names,
-                           cards=_renderer(words, names))
+    return render_template("boards/_cards.html", col=col, f=f, now=now(), W=words, cards=_renderer(words, names))
 
 
-def _renderer(words: dict, names: boards.Names) -> CardRenderer:
+def _renderer(words: SimpleNamespace, names: boards.Names) -> CardRenderer:
     """Renders (or reuses) the cards of one response, with this request's words, time and names."""
     return CardRenderer(me().role, words.locale, names, words.due, words.age, words.links)
 
@@ -124,7 +123,7 @@ def render_card(case, *, status: int = 200, form_event: str | None = None, error
         "boards/_card.html", card=card, shown=_renderer(words, names).shown(card),
         links=words.links(case.id, card.events), form_event=form_event,
         all_actions=all_actions, errors=errors or {}, values=values or {},
-        handlers=handlers, now=now(), W=words, names=names), status)
+        handlers=handlers, now=now(), W=words), status)
 
 
 @bp.route("/cards/<int:case_id>")
