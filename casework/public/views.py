@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from casework.extensions import db, htmx, limiter
 from casework.public.forms import confirm_values, not_fixed_values, report_values
 from casework.services import photos, residents
-from casework.services.errors import Invalid, NotFound, ServiceError
+from casework.services.errors import NotFound, ServiceError
 
 bp = Blueprint("public", __name__)
 
@@ -167,6 +167,19 @@ def _track_page(case, *, status: int = 200, errors=None, values=None, form: str 
         per_upload=photos.MAX_PHOTOS, new=request.args.get("new") == "1"), status
 
 
+def _answer(case, form: str, values: dict, act):
+    """Run a resident's answer on the tracking page: (its result, None) once committed, or (None, the
+    page again with the reason next to the field or on top, `values` kept) with nothing saved."""
+    try:
+        result = act()
+    except ServiceError as exc:
+        db.session.rollback()
+        return None, _track_page(case, status=exc.status, errors=exc.errors, values=values, form=form,
+                                 message=None if exc.errors else str(exc.message))
+    db.session.commit()
+    return result, None
+
+
 @bp.route("/track/<code>")
 @_track_limited
 def track(code: str):
@@ -198,14 +211,9 @@ def confirm(code: str):
     """The resident confirms it is fixed and rates it: the case closes."""
     case = _case_or_404(code)
     v = confirm_values(request.form)
-    try:
-        residents.confirm_fixed(case, v["satisfaction"], v["comment"], v["version"])
-    except ServiceError as exc:
-        db.session.rollback()
-        return _track_page(case, status=exc.status, errors=exc.errors, values=v, form="confirm",
-                           message=None if isinstance(exc, Invalid) else str(exc.message))
-    db.session.commit()
-    return redirect(url_for("public.track", code=case.tracking_code), 303)
+    _, refused = _answer(case, "confirm", v, lambda: residents.confirm_fixed(
+        case, v["satisfaction"], v["comment"], v["version"]))
+    return refused or redirect(url_for("public.track", code=case.tracking_code), 303)
 
 
 @bp.route("/track/<code>/not-fixed", methods=["POST"])
@@ -214,14 +222,8 @@ def not_fixed(code: str):
     """The resident says it is not fixed: the case goes back to be worked again."""
     case = _case_or_404(code)
     v = not_fixed_values(request.form)
-    try:
-        residents.report_not_fixed(case, v["note"], v["version"])
-    except ServiceError as exc:
-        db.session.rollback()
-        return _track_page(case, status=exc.status, errors=exc.errors, values=v, form="not_fixed",
-                           message=None if isinstance(exc, Invalid) else str(exc.message))
-    db.session.commit()
-    return redirect(url_for("public.track", code=case.tracking_code), 303)
+    _, refused = _answer(case, "not_fixed", v, lambda: residents.report_not_fixed(case, v["note"], v["version"]))
+    return refused or redirect(url_for("public.track", code=case.tracking_code), 303)
 
 
 @bp.route("/track/<code>/photos", methods=["POST"])
@@ -236,13 +238,11 @@ def add_photos(code: str):
     server decode and keep (a limit of its own would double it, and one more setting to tune).
     """
     case = _case_or_404(code)
-    try:
-        added = residents.add_resident_photos(case, photos.uploaded_files(request.files.getlist("photos")))
-    except ServiceError as exc:  # Refused (409: closed), Invalid (422) or PhotoTooLarge (413)
-        db.session.rollback()
-        return _track_page(case, status=exc.status, errors=exc.errors, form="photos",
-                           message=None if exc.errors else str(exc.message))
-    db.session.commit()
+    # Refused (409: closed), Invalid (422) or PhotoTooLarge (413)
+    added, refused = _answer(case, "photos", {}, lambda: residents.add_resident_photos(
+        case, photos.uploaded_files(request.files.getlist("photos"))))
+    if refused:
+        return refused
     flash(_("已收到您补充的 %(n)d 张照片，网格员会及时查看。", n=len(added)), "photos")
     return redirect(url_for("public.track", code=case.tracking_code, _anchor="photos"), 303)
 
