@@ -32,8 +32,14 @@ db: install translations
 run: db
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
+# The suite runs at three frozen clocks (tests/conftest.py): a weekday 10:30, a 调休 working Saturday
+# and a public holiday. `make test CLOCKS=weekday` runs one.
+CLOCKS ?= weekday makeup-saturday holiday
 test: install-dev translations
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@set -e; for clock in $(CLOCKS); do \
+	  echo "== suite clock: $$clock"; \
+	  CASEWORK_TEST_CLOCK=$$clock $(BIN)/python -m pytest $(PYTEST_ARGS); \
+	done
 
 lint: install-dev
 	$(BIN)/ruff check .

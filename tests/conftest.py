@@ -2,10 +2,13 @@
 each test inside a transaction that is rolled back, a client with `login_as`, and factories."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from flask.testing import FlaskClient
 from sqlalchemy import event, select
 from sqlalchemy.orm import scoped_session, sessionmaker
@@ -14,6 +17,43 @@ from casework import create_app
 from casework.config import TestConfig
 from casework.extensions import db, limiter
 from casework.models import Building, Case, Category, Organisation, User
+
+# ---- the suite's clock ------------------------------------------------------------------------------
+# No test depends on the real date or time of day: the whole run (demo data included) happens at one
+# fixed instant, chosen by CASEWORK_TEST_CLOCK. `make test` runs the suite at each of the three.
+CN = ZoneInfo("Asia/Shanghai")
+CLOCKS = {
+    "weekday": dt.datetime(2026, 12, 2, 10, 30, tzinfo=CN),          # a Wednesday, in working hours
+    "makeup-saturday": dt.datetime(2026, 10, 10, 10, 30, tzinfo=CN),  # a Saturday that is a 调休 working day
+    "holiday": dt.datetime(2026, 10, 1, 10, 30, tzinfo=CN),           # National Day, a public holiday
+}
+CLOCK_NAME = os.environ.get("CASEWORK_TEST_CLOCK", "weekday")
+if CLOCK_NAME not in CLOCKS:
+    raise SystemExit(f"CASEWORK_TEST_CLOCK must be one of {', '.join(CLOCKS)}, not {CLOCK_NAME!r}")
+SUITE_NOW = CLOCKS[CLOCK_NAME]
+_traveller = time_machine.travel(SUITE_NOW, tick=False)
+
+
+def pytest_configure(config):
+    """Freeze the clock before any fixture (the session's demo data included) reads it."""
+    _traveller.start()
+
+
+def pytest_unconfigure(config):
+    _traveller.stop()
+
+
+def pytest_report_header(config):
+    return f"suite clock: {CLOCK_NAME} = {SUITE_NOW.isoformat()} (CASEWORK_TEST_CLOCK)"
+
+
+@pytest.fixture
+def real_clock():
+    """For a test about the real clock: the suite's frozen instant is lifted while it runs."""
+    _traveller.stop()
+    yield
+    _traveller.start()
+
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 CSRF_RE = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')

@@ -12,6 +12,8 @@ from conftest import Client, org, user
 from casework.extensions import db
 from casework.models import Building, Case, CaseEvent, Grid, Organisation, User
 from casework.services import boards, transitions
+from casework.services.boards import reading
+from casework.services.clock import calendar
 from casework.timekeeping import now
 
 CARD_RE = re.compile(r'<article id="card-(\d+)"')
@@ -28,7 +30,7 @@ def browser(login_as):
 @pytest.fixture(autouse=True)
 def _steady_clock(monkeypatch):
     """The ETag's clock bucket must not roll over between two requests of one test."""
-    monkeypatch.setattr(boards, "ETAG_BUCKET_SECONDS", 10**9)
+    monkeypatch.setattr(reading, "ETAG_BUCKET_SECONDS", 10**9)
 
 
 def columns(html: str) -> dict[str, list[int]]:
@@ -226,7 +228,11 @@ def test_overdue_only_filter(browser, make_case):
     page = browser("wangge01").get("/board/?overdue=1")
     shown = sum(columns(page.text).values(), [])
     assert late.id in shown and fresh.id not in shown
-    assert "已超时" in card_html(page.text, late.id) and 'data-due-state="overdue"' in card_html(page.text, late.id)
+    card = card_html(page.text, late.id)
+    assert 'data-due-state="overdue"' in card
+    # An hour late reads "超时 1工时" when that hour was working time, "已超时" when none of it was.
+    expected = "超时 1工时" if calendar().is_workday(now().date()) else "已超时"  # every suite clock is 10:30
+    assert expected in card
 
 
 # ---- acting from a card ---------------------------------------------------------------------------
