@@ -100,5 +100,16 @@ def rebuild_tallies() -> None:
     click.echo(f"tallies rebuilt in {time.perf_counter() - started:.1f} s")
 
 
+@casework_cli.command("audit-verify")
+def audit_verify() -> None:
+    """Check the audit chain; name the first broken row (exit status 1) or say it is whole."""
+    from casework.services.audit import first_broken
+    broken = first_broken()
+    if broken is not None:
+        click.echo(f"audit chain broken at row {broken.id} ({broken.at_utc:%Y-%m-%d %H:%M:%S} UTC, {broken.action})")
+        raise SystemExit(1)
+    click.echo("audit chain intact")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(casework_cli)
