@@ -1,4 +1,4 @@
-# Casework: `make run` serves the demo on http://127.0.0.1:5000, `make test` runs the whole suite.
+# Casework: `make run` serves the demo on http://127.0.0.1:5000 (PORT=5001 for another port), `make test` runs the whole suite.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -29,8 +29,10 @@ db: install translations
 	$(FLASK) casework demo --if-empty
 	$(FLASK) casework sweep
 
+# `make run PORT=5001` when 5000 is taken.
+PORT ?= 5000
 run: db
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 # The suite runs at three frozen clocks (tests/conftest.py): a weekday 10:30, a 调休 working Saturday
 # and a public holiday. `make test CLOCKS=weekday` runs one.
