@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test install install-dev translations db demo lint messages clean
+.PHONY: run test install install-dev translations db demo lint messages clean bench-smoke
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,6 +42,16 @@ test: install-dev translations
 	  echo "== suite clock: $$clock"; \
 	  CASEWORK_TEST_CLOCK=$$clock $(BIN)/python -m pytest $(PYTEST_ARGS); \
 	done
+
+# Load: a 60-second locust smoke against gunicorn (2 sync workers) on a generated SQLite database
+# (bench/load/run.py; built once, ≈ 1 min). Not part of `make test`: it needs a minute of both cores.
+# BENCH_ARGS="--fault kill9" / "--fault hup" / "--duration 900" (soak): see docs/benchmarks.md.
+$(VENV)/.installed-bench: requirements-bench.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench-smoke: $(VENV)/.installed-bench translations
+	$(BIN)/python bench/load/run.py $(BENCH_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
