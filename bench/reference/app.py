@@ -18,7 +18,8 @@ import datetime as dt
 import os
 import random
 
-from flask import Flask, render_template_string, request
+from flask import Flask, render_template, request
+from jinja2 import DictLoader
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Index, Integer, String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -54,6 +55,7 @@ PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{
 
 def create_app() -> Flask:
     app = Flask(__name__)
+    app.jinja_loader = DictLoader({"rows.html": PAGE})  # compiled once, like a template file
     app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{PATH}"
     db.init_app(app)
     with app.app_context():
@@ -76,7 +78,7 @@ def create_app() -> Flask:
         items = db.session.scalars(select(Item).where(Item.category == category)
                                    .order_by(Item.created_at.desc()).limit(200)).all()
         total = db.session.scalar(select(func.count()).select_from(Item))
-        return render_template_string(PAGE, title="最新 200 条", items=items, total=total)
+        return render_template("rows.html", title="最新 200 条", items=items, total=total)
 
     return app
 
