@@ -14,8 +14,9 @@ by hand against a running server:
 Environment:
     LOAD_WRITES_LOG   append one JSON line per write that answered 2xx (checked against the database
                       after a fault: every acknowledged write must be there)
-    LOAD_THINK        seconds between a staff user's actions, "min,max" (default "3,10"; the board
-                      poll is its own 10 s timer like the browser's)
+    LOAD_THINK        seconds between a staff user's actions, "min,max" (default "3,10")
+    LOAD_POLL_SECONDS the board's poll interval (default 10, like the browser's); lower both to
+                      saturate the server and measure its capacity for the mix
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ FIRE_RE = re.compile(r'hx-post="(/board/cards/(\d+)/events/(sign|dispatch|accept
 CASE_LINK_RE = re.compile(r'href="(/cases/\d+)"')
 OPTION_RE = re.compile(r'<option value="(\d+)"[^>]*>')
 THINK = tuple(float(x) for x in os.environ.get("LOAD_THINK", "3,10").split(","))
-POLL_SECONDS = 10.0
+POLL_SECONDS = float(os.environ.get("LOAD_POLL_SECONDS", "10"))
 
 # Who works on boards, weighted like a subdistrict: many grid staff and building leaders, a few
 # handlers and supervisors.
@@ -91,7 +92,7 @@ class Staff(HttpUser):
         """The board's 10 s poll (If-None-Match: 304 while nothing changed); a 200 is the refresh."""
         wait = POLL_SECONDS - (time.time() - self.last_poll)
         if wait > 0:
-            time.sleep(min(wait, 10.0))
+            time.sleep(min(wait, POLL_SECONDS))
         self.last_poll = time.time()
         headers = {"HX-Request": "true", "HX-Target": "board"}
         if self.etag:

@@ -145,6 +145,7 @@ def main() -> int:
     parser.add_argument("--fault", choices=["none", "kill9", "hup"], default="none")
     parser.add_argument("--fault-at", type=float, default=20, help="seconds after the load starts")
     parser.add_argument("--think", default="3,10", help="staff think time between actions, min,max seconds")
+    parser.add_argument("--poll", default="10", help="board poll interval, seconds (the browser's is 10)")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "sqlite:////tmp/casework-load.db")
@@ -184,7 +185,8 @@ def main() -> int:
             threading.Thread(target=fault, daemon=True).start()
 
         prefix = str(work / "locust")
-        locust_env = dict(os.environ, LOAD_WRITES_LOG=str(work / "writes.jsonl"), LOAD_THINK=args.think)
+        locust_env = dict(os.environ, LOAD_WRITES_LOG=str(work / "writes.jsonl"), LOAD_THINK=args.think,
+                          LOAD_POLL_SECONDS=args.poll)
         started = time.time()
         locust = subprocess.run([str(BIN / "locust"), "-f", str(ROOT / "bench" / "load" / "locustfile.py"),
                                  "--headless", "-H", base, "-u", str(args.users), "-r", str(args.spawn_rate),

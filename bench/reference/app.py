@@ -15,6 +15,7 @@ first start.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import random
 
@@ -58,7 +59,8 @@ def create_app() -> Flask:
     app.jinja_loader = DictLoader({"rows.html": PAGE})  # compiled once, like a template file
     app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{PATH}"
     db.init_app(app)
-    with app.app_context():
+    with app.app_context(), open(PATH + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # gunicorn's workers start together: one generates the rows
         db.create_all()
         if not db.session.scalar(select(func.count()).select_from(Item)):
             rng = random.Random(14)
