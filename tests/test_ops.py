@@ -289,3 +289,32 @@ def test_make_run_takes_a_port():
     assert "run --host 127.0.0.1 --port 5001" in out
     default = subprocess.run(["make", "-n", "run"], cwd=root, capture_output=True, text=True, timeout=60).stdout
     assert "--port 5000" in default
+
+
+def test_metrics_add_up_every_worker_in_multiprocess_mode(tmp_path):
+    """Two "workers" (processes) count requests into PROMETHEUS_MULTIPROC_DIR; a third one's /metrics sums them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared), "DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}"}
+    worker = ("from casework import create_app\n"
+              "from casework.config import TestConfig\n"
+              "import sys\n"
+              "app = create_app(type('C', (TestConfig,), {'SQLALCHEMY_DATABASE_URI': sys.argv[1]}))\n"
+              "client = app.test_client()\n"
+              "for _ in range(int(sys.argv[2])):\n"
+              "    assert client.get('/login').status_code == 200\n"
+              "if len(sys.argv) > 3:\n"
+              "    print(client.get('/metrics').text)\n")
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    for count in ("3", "4"):
+        subprocess.run([sys.executable, "-c", worker, url, count], cwd=root, env=env, check=True, timeout=120,
+                       capture_output=True)
+    page = subprocess.run([sys.executable, "-c", worker, url, "0", "show"], cwd=root, env=env, check=True,
+                          timeout=120, capture_output=True, text=True).stdout
+    line = next(x for x in page.splitlines()
+                if x.startswith('casework_requests_total{endpoint="auth.login",method="GET",status="200"}'))
+    assert float(line.rsplit(" ", 1)[1]) == 7.0
