@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 
 from casework import observability
-from casework.extensions import csrf, limiter
+from casework.extensions import csrf, db, limiter
 from casework.services import health
 
 bp = Blueprint("ops", __name__)
@@ -74,6 +74,5 @@ def metrics():
         body += generate_latest(live)
     except Exception as exc:  # the database is down: the process figures are still worth scraping
         current_app.logger.warning("metrics: live figures unavailable (%s)", exc.__class__.__name__)
-    from casework.extensions import db
     db.session.rollback()
     return body, 200, {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}
