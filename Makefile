@@ -1,10 +1,10 @@
-# Casework: `make run` serves the demo on http://127.0.0.1:5000, `make test` runs the whole suite.
+# Casework: `make run` serves the demo on http://127.0.0.1:5000 (PORT=5001 for another port), `make test` runs the whole suite.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test install install-dev translations db demo lint messages clean
+.PHONY: run test install install-dev translations db demo lint messages clean bench-smoke
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,8 +29,10 @@ db: install translations
 	$(FLASK) casework demo --if-empty
 	$(FLASK) casework sweep
 
+# `make run PORT=5001` when 5000 is taken.
+PORT ?= 5000
 run: db
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 # The suite runs at three frozen clocks (tests/conftest.py): a weekday 10:30, a 调休 working Saturday
 # and a public holiday. `make test CLOCKS=weekday` runs one.
@@ -40,6 +42,16 @@ test: install-dev translations
 	  echo "== suite clock: $$clock"; \
 	  CASEWORK_TEST_CLOCK=$$clock $(BIN)/python -m pytest $(PYTEST_ARGS); \
 	done
+
+# Load: a 60-second locust smoke against gunicorn (2 sync workers) on a generated SQLite database
+# (bench/load/run.py; built once, ≈ 1 min). Not part of `make test`: it needs a minute of both cores.
+# BENCH_ARGS="--fault kill9" / "--fault hup" / "--duration 900" (soak): see docs/benchmarks.md.
+$(VENV)/.installed-bench: requirements-bench.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench-smoke: $(VENV)/.installed-bench translations
+	$(BIN)/python bench/load/run.py $(BENCH_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

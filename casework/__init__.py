@@ -1,18 +1,19 @@
 """Casework: grid casework for a Chinese subdistrict (Flask + htmx)."""
 from __future__ import annotations
 
-import logging
 import os
+import re
 
 from flask import Flask, has_request_context, render_template, request, session
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from casework.config import ROOT, Config
-from casework.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+from casework.extensions import babel, compress, csrf, db, htmx, limiter, login_manager, migrate
 
 
 def get_locale() -> str:
@@ -32,7 +33,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        # The busy timeout (how long a writer waits for the lock before "database is locked") is
+        # pysqlite's `timeout`, 5 s by default; SQLALCHEMY_ENGINE_OPTIONS["connect_args"]["timeout"]
+        # changes it. Whatever still fails is answered with a readable 503 (database_busy below).
         cursor.close()
 
 
@@ -62,7 +65,11 @@ def create_app(config: type | dict | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
         count = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
-    logging.basicConfig(level=logging.INFO)
+    # Browsers send back the ETag of a compressed answer as "tag:br" (Flask-Compress marks the
+    # encoding on strong ETags); the views compare their own tags, so strip the marks on the way in.
+    app.wsgi_app = StripEncodingFromETags(app.wsgi_app)
+    from casework import observability
+    observability.init_app(app)  # request ids, log format, request metrics
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -98,13 +105,55 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.register_blueprint(timeliness_bp)
     app.register_blueprint(notices_bp)
     app.register_blueprint(admin_bp)
+    from casework.ops.views import bp as ops_bp
+    app.register_blueprint(ops_bp)
 
     from casework.cli import register_cli
     register_cli(app)
     from casework import ui
     ui.init_app(app)
     _register_error_handlers(app)
+    # Registered last, so its after-request function runs first (Flask runs them in reverse); it adds
+    # Accept-Encoding to Vary and ui's headers() then adds HX-Request to the same header.
+    compress.init_app(app)
     return app
+
+
+# PostgreSQL SQLSTATEs of a transaction that lost a race and may simply be tried again.
+_CONFLICT_STATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
+
+
+def database_trouble(exc: OperationalError) -> str | None:
+    """'busy' (retry later: 503), 'conflict' (retry now: 409), or None (a real error: 500)."""
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None) or ""
+    if state in _CONFLICT_STATES:
+        return "conflict"
+    message = str(orig or exc).lower()
+    if "database is locked" in message or "database is busy" in message or "database table is locked" in message:
+        return "busy"
+    # The server went away or refuses connections (restart, failover): answer 503 until it is back.
+    if exc.connection_invalidated or state.startswith("08") or state in ("57P01", "57P02", "57P03"):
+        return "busy"
+    if not state and "connection" in message and any(w in message for w in ("refused", "closed", "failed")):
+        return "busy"
+    return None
+
+
+class StripEncodingFromETags:
+    """WSGI middleware: `If-None-Match: "abc:br"` → `"abc"` (and `:gzip`, `:deflate`, `:zstd`)."""
+
+    _SUFFIX = re.compile(r':(?:br|gzip|deflate|zstd)"')
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        for key in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH"):
+            value = environ.get(key)
+            if value and ":" in value:
+                environ[key] = self._SUFFIX.sub('"', value)
+        return self.wsgi_app(environ, start_response)
 
 
 def _register_error_handlers(app: Flask) -> None:
@@ -132,6 +181,21 @@ def _register_error_handlers(app: Flask) -> None:
                     413: _("上传的文件太大。"), 429: _("请求太频繁，请稍后再试。")}
         return render_error(exc.code or 500, titles.get(exc.code, _("请求有误")),
                             messages.get(exc.code, _("请求无法完成。")))
+
+    @app.errorhandler(OperationalError)
+    def database_busy(exc: OperationalError):
+        """SQLite "database is locked", PostgreSQL conflicts or an unreachable server: a message, not a 500."""
+        db.session.rollback()
+        kind = database_trouble(exc)
+        if kind is None:
+            return server_error(exc)
+        app.logger.warning("database %s on %s %s: %s", kind, request.method, request.path,
+                           str(getattr(exc, "orig", exc)).splitlines()[0][:200])
+        if kind == "conflict":
+            return render_error(409, _("操作冲突"), _("有人同时在处理相同的数据，本次操作未保存。请刷新后重试。"))
+        response = render_error(503, _("系统繁忙"), _("系统正忙，本次操作未保存。请稍等几秒后重试。"))
+        response.headers["Retry-After"] = str(app.config.get("DB_BUSY_RETRY_AFTER", 2))
+        return response
 
     @app.errorhandler(Exception)
     def server_error(exc: Exception):

@@ -43,6 +43,26 @@ class Config:
     BOARD_CARD_CACHE_SIZE = int(os.environ.get("BOARD_CARD_CACHE_SIZE", "2048"))
     # How many reverse proxies (nginx) stand in front of the app; 0 when serving directly.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+    # Logs: one JSON object per line with LOG_JSON=1 (text otherwise); every line carries the request id.
+    LOG_JSON = os.environ.get("LOG_JSON", "0") == "1"
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # /metrics answers only these client addresses (direct connections), or anyone sending
+    # "Authorization: Bearer $METRICS_TOKEN"; everyone else gets a 404 (docs/deploy.md).
+    METRICS_ALLOW = os.environ.get("METRICS_ALLOW", "127.0.0.1,::1")
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+    # Compression (Flask-Compress): brotli, else gzip, for text responses of at least 1 kB; a board
+    # page of ~440 kB goes out as ~30 kB. Never on 304s or other non-2xx answers. COMPRESS=0 turns it off
+    # (e.g. when nginx compresses).
+    COMPRESS_REGISTER = os.environ.get("COMPRESS", "1") == "1"
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_ALGORITHM_STREAMING = ["br", "deflate"]
+    COMPRESS_MIN_SIZE = 1024
+    COMPRESS_BR_LEVEL = 4
+    COMPRESS_LEVEL = 6
+    # The app answers If-None-Match itself (boards, static files) before the body is compressed.
+    COMPRESS_EVALUATE_CONDITIONAL_REQUEST = False
+    # Seconds a client is told to wait (Retry-After) when the database is busy or unreachable.
+    DB_BUSY_RETRY_AFTER = int(os.environ.get("DB_BUSY_RETRY_AFTER", "2"))
 
 
 class TestConfig(Config):

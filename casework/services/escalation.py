@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Escalation, Notification, User, user_buildings, user_grids
-from casework.services import clock
+from casework.services import clock, health
 from casework.timekeeping import classify, now
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,7 @@ def sweep(at: dt.datetime | None = None) -> dict[str, int]:
                                      note=str(MESSAGES[level] % {"number": case.number, "title": case.title}),
                                      public=False, created_at=at))
             counts[level] += 1
+    health.record_sweep(at)
     db.session.flush()
     log.info("sweep at %s: %s", at, counts)
     return counts

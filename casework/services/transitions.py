@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from casework import access
+from casework import access, observability
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Organisation, User
 from casework.services.clock import end_stage, start_stage
@@ -130,6 +130,7 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
     except StaleDataError as exc:  # a concurrent commit won the race; the caller rolls back
         raise Stale(_l("该案件刚被其他人更新，请刷新后再操作。")) from exc
     tallies.record(case, before, row)
+    observability.note_transition(db.session(), event)  # counted in /metrics once this commits
     log.info("case %s: %s %s -> %s by %s", case.number, event, source, case.status,
              actor.username if actor else actor_label)
     return row
