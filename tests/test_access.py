@@ -178,7 +178,7 @@ def test_scope_parts_are_disjoint_and_add_up_to_the_scope(session):
     """Boards count and page each part on its own: the parts must cover the scope exactly once."""
     returned_elsewhere = 0
     for u in _all_users():
-        parts = [set(db.session.scalars(select(Case.id).where(p))) for p in access.scope_parts(u)]
+        parts = [set(db.session.scalars(select(Case.id).where(p))) for p in access.Jurisdiction.of(u).parts()]
         scope = set(db.session.scalars(select(Case.id).where(access.scope_clause(u))))
         assert set().union(*parts) == scope, u.username
         assert sum(map(len, parts)) == len(scope), f"{u.username}: parts overlap"
@@ -186,6 +186,33 @@ def test_scope_parts_are_disjoint_and_add_up_to_the_scope(session):
             assert len(parts) == 2
             returned_elsewhere += len(parts[1])
     assert returned_elsewhere, "the demo data has no case returned by a handler and now elsewhere"
+
+
+def test_jurisdiction_contains_exactly_what_its_clause_selects(session):
+    """`contains` (Python) and `clause` (SQL) are one rule: they agree on every demo case for every demo user."""
+    cases = list(db.session.scalars(select(Case)))
+    users = _all_users()
+    assert len({u.role for u in users}) == 6
+    for u in users:
+        j = access.Jurisdiction.of(u)
+        selected = set(db.session.scalars(select(Case.id).where(j.clause())))
+        assert {c.id for c in cases if j.contains(c)} == selected, u.username
+        if u.role not in ("admin", "subdistrict_supervisor"):
+            assert 0 < len(selected) < len(cases), u.username  # the demo data tells a real jurisdiction apart
+
+
+def test_jurisdiction_is_a_value_with_a_key(session):
+    """Built from the user, compared and hashed by value, and keyed by role, viewer and ids."""
+    a, b = access.Jurisdiction.of(user("wangge01")), access.Jurisdiction.of(user("wangge01"))
+    assert a == b and hash(a) == hash(b) and a.key == b.key
+    assert a.grid_ids == frozenset(g.id for g in user("wangge01").grids) and not a.building_ids
+    other = access.Jurisdiction.of(user("wangge02"))
+    assert other.key != a.key and other.grid_ids != a.grid_ids
+    assert access.jurisdiction_of(a) is a
+    nobody = access.Jurisdiction(role="grid_staff")
+    assert db.session.scalar(select(db.func.count()).select_from(Case).where(nobody.clause())) == 0
+    handler = access.Jurisdiction.of(user("wuye01"))
+    assert len(handler.parts()) == 2 and handler.organisation_id == user("wuye01").organisation_id
 
 
 EXPECTED_SCOPES = {

@@ -88,24 +88,20 @@ def dimensions_for(user: User) -> tuple[str, ...]:
     return DIMENSIONS
 
 
-def communities_for(user: User) -> list[Community]:
-    """Communities the user may pick."""
-    query = select(Community).order_by(Community.id)
-    if user.role == "community_supervisor":
-        query = query.where(Community.id == user.community_id)
-    elif user.role != "subdistrict_supervisor":
+def communities_for(user: access.Who) -> list[Community]:
+    """Communities a supervisor may pick: those of their jurisdiction."""
+    if user.role not in SUPERVISOR_ROLES:
         return []
-    return list(db.session.scalars(query))
+    j = access.jurisdiction_of(user)
+    return list(db.session.scalars(select(Community).where(j.communities()).order_by(Community.id)))
 
 
-def grids_for(user: User) -> list[Grid]:
-    """Grids the user may pick."""
-    query = select(Grid).order_by(Grid.id)
-    if user.role == "community_supervisor":
-        query = query.where(Grid.community_id == user.community_id)
-    elif user.role != "subdistrict_supervisor":
+def grids_for(user: access.Who) -> list[Grid]:
+    """Grids a supervisor may pick: those of their jurisdiction."""
+    if user.role not in SUPERVISOR_ROLES:
         return []
-    return list(db.session.scalars(query))
+    j = access.jurisdiction_of(user)
+    return list(db.session.scalars(select(Grid).where(j.grids()).order_by(Grid.id)))
 
 
 def check_scope(user: User, scope: Scope) -> Grid | None:
@@ -217,11 +213,14 @@ class Report:
 
 # --- building blocks ------------------------------------------------------------------------
 
-def _where(user: User, scope: Scope) -> ColumnElement[bool]:
-    """The cases the report covers: the user's scope, narrowed by the chosen place."""
-    conds = [access.scope_clause(user)]
-    if user.role == "handler":
-        conds.append(Case.assigned_org_id == user.organisation_id)
+def _where(user: access.Who, scope: Scope) -> ColumnElement[bool]:
+    """The cases the report covers: the user's jurisdiction, narrowed by the chosen place.
+
+    A handler sees cases assigned to it or returned by it; its reports count the cases currently
+    assigned to it (`Jurisdiction.over` with the current organisation), as the rollups do.
+    """
+    conds = [access.jurisdiction_of(user).over(community=Case.community_id, grid=Case.grid_id,
+                                               building=Case.building_id, org=Case.assigned_org_id)]
     if scope.community_id is not None:
         conds.append(Case.community_id == scope.community_id)
     if scope.grid_id is not None:
@@ -229,19 +228,11 @@ def _where(user: User, scope: Scope) -> ColumnElement[bool]:
     return and_(*conds)
 
 
-def _tally_where(user: User, scope: Scope) -> ColumnElement[bool]:
+def _tally_where(user: access.Who, scope: Scope) -> ColumnElement[bool]:
     """The same cases, as rollup rows (the rollup keeps each case's place and current organisation)."""
     t = ReportTally
-    if user.role == "handler":
-        # access.scope_clause lets a handler see cases assigned to or returned by it; the report
-        # narrows that to the cases currently assigned to it, which is exactly org_id.
-        conds = [t.org_id == user.organisation_id] if user.organisation_id else [false()]
-    elif user.role == "community_supervisor":
-        conds = [t.community_id == user.community_id] if user.community_id else [false()]
-    elif user.role == "subdistrict_supervisor":
-        conds = []
-    else:
-        conds = [false()]
+    conds = [access.jurisdiction_of(user).over(community=t.community_id, grid=t.grid_id,
+                                               building=t.building_id, org=t.org_id)]
     if scope.community_id is not None:
         conds.append(t.community_id == scope.community_id)
     if scope.grid_id is not None:
@@ -404,22 +395,21 @@ def _figures(user, scope, period, at, dim: str | None) -> dict:
     return grouping.fold(_base_figures(user, scope, period, at, grouping))
 
 
-def _stage_scope(user: User, scope: Scope) -> ColumnElement[bool]:
+def _stage_scope(user: access.Who, scope: Scope) -> ColumnElement[bool]:
     """StageTally rows for the report's cases: one organisation's, some grids', or the whole subdistrict's."""
     t = StageTally
-    if user.role == "handler":
-        return and_(t.scope == "o", t.scope_id == user.organisation_id) if user.organisation_id else false()
+    j = access.jurisdiction_of(user)
+    if j.role == "handler":
+        return and_(t.scope == "o", t.scope_id == j.organisation_id) if j.organisation_id else false()
+    if j.role == "building_leader":
+        return false()  # the rollup is kept per grid, not per building
     if scope.grid_id is not None:
         return and_(t.scope == "g", t.scope_id == scope.grid_id)
-    community = scope.community_id
-    if user.role == "community_supervisor":
-        community = user.community_id
-    elif user.role != "subdistrict_supervisor":
-        return false()
-    if community is None:
+    if j.sees_all and scope.community_id is None:
         return and_(t.scope == "a", t.scope_id == 0)
     # The grid ids as literals (not a subquery), so each grid's rows are one index range.
-    grids = list(db.session.scalars(select(Grid.id).where(Grid.community_id == community)))
+    in_community = [Grid.community_id == scope.community_id] if scope.community_id is not None else []
+    grids = list(db.session.scalars(select(Grid.id).where(j.grids(), *in_community)))
     return and_(t.scope == "g", t.scope_id.in_(grids))
 
 
@@ -557,10 +547,11 @@ def ranking(user, scope, period, at, dim: str, english: bool = False,
     return _ranked([GroupRow(k, names.get(k, str(k)), f) for k, f in per_group.items()])
 
 
-def build_report(user: User, period: Period, scope: Scope, dim: str, *, at: dt.datetime | None = None,
+def build_report(user: access.Who, period: Period, scope: Scope, dim: str, *, at: dt.datetime | None = None,
                  english: bool = False) -> Report:
     """Everything the dashboard shows, for one user, period, place and grouping."""
     at = at or clock_now()
+    user = access.jurisdiction_of(user)
     grouping = _Grouping(dim)
     per_base = _base_figures(user, scope, period, at, grouping)
     # The base groups (buildings for the leader dimension) partition the cases: they sum to the totals.
@@ -579,10 +570,11 @@ def _events_in(period: Period, *conds) -> Select:
                                            _in_period(CaseEvent.created_at, period), *conds)
 
 
-def figure_cases(user: User, period: Period, scope: Scope, figure: str, *, dim: str | None = None,
+def figure_cases(user: access.Who, period: Period, scope: Scope, figure: str, *, dim: str | None = None,
                  group: int | None = None, at: dt.datetime | None = None) -> Select:
     """A statement listing the cases behind one figure (no resident's name, phone or room)."""
     at = at or clock_now()
+    user = access.jurisdiction_of(user)
     p = _Predicates(period, at)
     conds = {
         "received": p.received,
