@@ -94,7 +94,8 @@ class CardLinks:
 
     A board has up to 300 cards with four to six links each: url_for per link cost more than the
     rest of the card, and even a call per link from the template costs 6 ms a board. The pattern
-    comes from url_for itself, so routing stays the one source.
+    comes from url_for itself, so routing stays the one source. What must stay equal: each route
+    has the case id as its only variable part (the pattern splits url_for's answer around it).
     """
 
     _MARK = 987654321

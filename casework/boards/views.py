@@ -35,7 +35,8 @@ def card_words(role: str, at=None) -> SimpleNamespace:
     """The UI words a board repeats on every card, translated once per render (with the role's column names).
 
     Attributes, not dict keys: Jinja's `W.pick` tries getattr first, and a dict's failed getattr
-    raises and catches an AttributeError, 15 times a card.
+    raises and catches an AttributeError, 15 times a card. What must stay equal: the card cache
+    key holds the language and role these words depend on (boards/cards.py, `CardRenderer.head`).
     """
     at = at or now()
     return SimpleNamespace(**{

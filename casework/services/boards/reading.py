@@ -107,7 +107,8 @@ def _order(col: Column, f: CaseFilters, c=None):
     Both follow the (scope, status, updated_at) indexes, so a page of 50 reads 50 index entries
     however long the column is. Priority shows on the card by colour and icon, and has a filter.
     `c` is where the columns come from: the case table, or a subquery carrying id, updated_at
-    and stage_due_at.
+    and stage_due_at. What must stay equal: these keys and the (…, status, updated_at) indexes of
+    models/cases.py, or a page sorts the whole column.
     """
     c = c if c is not None else Case.__table__.c
     if col.newest_first:
@@ -179,6 +180,8 @@ class CardCase(namedtuple("CardCase", _CARD_FIELDS)):
     cache key, template): a plain tuple costs a tenth of an ORM instance to build and to read,
     about 5 ms a board. Actions never use it: they load the case through the ORM. The hidden
     columns are absent, so a template that reached for the resident's number would fail loudly.
+    What must stay equal: `is_open` below and `Case.is_open`; anything the policy or the card
+    reads must be a column of Case (not a relationship or property it lacks).
     """
 
     __slots__ = ()
@@ -277,8 +280,12 @@ def etag(who: Who, f: CaseFilters, *, locale: str = "", at: dt.datetime | None =
     max(updated_at), which the (scope, status, updated_at) indexes answer without reading rows
     (a new case shows as a new count and a new latest time); plus sum(version) over the cases touched in the last minutes, which tells apart
     two changes within the same second (updated_at has one-second resolution). Every transition
-    sets updated_at to now and bumps the version. Then who is looking, the filters, the language
-    and a coarse clock bucket (ages and due badges move with time).
+    sets updated_at to now and bumps the version. Then who is looking (`Jurisdiction.key`), the
+    filters, the language and a coarse clock bucket (ages and due badges move with time).
+
+    What must stay equal: the pieces cover every case any column can hold (open, or closed within
+    RECENT_DAYS: see layout), and every change a card shows bumps updated_at or version; otherwise
+    a poll answers 304 over a changed board.
     """
     j = jurisdiction_of(who)
     at = at or now()
