@@ -4,9 +4,10 @@ Views, services and templates all ask this module; none of them re-implements a 
 
 "Which cases may this user see" is one value, `Jurisdiction`: built once per request from the user
 (`Jurisdiction.of(user)`; in a view `casework.ui.jurisdiction()` caches it for the request), it
-answers in SQL (`clause`, `parts`, `places`) and in Python (`contains`), and gives a key for caches
-and ETags. Every function below takes either a `User` or a `Jurisdiction`; hand it the
-jurisdiction when asking many times (a board asks for every card).
+answers in SQL (`clause`, `parts`, `over`, `grids`, `buildings`, `communities`) and in Python
+(`contains`, `acts_for`), and gives a key for caches and ETags (`key`). Every function below
+takes either a `User` or a `Jurisdiction`; hand it the jurisdiction when asking many times (a
+board asks for every card).
 """
 from __future__ import annotations
 
