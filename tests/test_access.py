@@ -6,12 +6,14 @@ other on the whole demo database, so a page, a list and a button can never disag
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 
 from case_steps import browser, case_in, snapshot, user
 from casework import access
 from casework.extensions import db
 from casework.models import Building, Case, CaseEvent, Community, Organisation, User
+from casework.models.people import ROLES
 from casework.workflow import EVENTS
 
 
@@ -199,6 +201,25 @@ def test_jurisdiction_contains_exactly_what_its_clause_selects(session):
         assert {c.id for c in cases if j.contains(c)} == selected, u.username
         if u.role not in ("admin", "subdistrict_supervisor"):
             assert 0 < len(selected) < len(cases), u.username  # the demo data tells a real jurisdiction apart
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_jurisdiction_contains_exactly_what_its_clause_selects(session, data):
+    """Not only the demo users': any role with any ids (empty, unknown, several) — Python and SQL agree."""
+    cases = list(db.session.scalars(select(Case)))
+    pick = lambda values: st.frozensets(st.sampled_from(sorted(values) + [999_999]), max_size=3)  # noqa: E731
+    j = access.Jurisdiction(
+        role=data.draw(st.sampled_from(ROLES + ("nobody",))),
+        user_id=1,
+        organisation_id=data.draw(st.none() | st.sampled_from(sorted({c.assigned_org_id for c in cases} - {None}))),
+        community_ids=data.draw(pick({c.community_id for c in cases})),
+        grid_ids=data.draw(pick({c.grid_id for c in cases})),
+        building_ids=data.draw(pick({c.building_id for c in cases})))
+    selected = set(db.session.scalars(select(Case.id).where(j.clause())))
+    assert {c.id for c in cases if j.contains(c)} == selected
+    parts = [set(db.session.scalars(select(Case.id).where(p))) for p in j.parts()]
+    assert sum(map(len, parts)) == len(selected) and set().union(*parts) == selected
 
 
 def test_jurisdiction_is_a_value_with_a_key(session):
