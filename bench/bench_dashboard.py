@@ -368,11 +368,11 @@ def run(app, repeat: int, dims=None, reference: bool = False) -> None:
         login_user(jiedao)
         scope, at = reports.Scope(), now()
         community = reports.Scope(community_id=db.session.scalar(select(func.min(Community.id))))
-        by_grid = reports._Grouping("grid")
+        by_grid = reports.Grouping("grid")
         parts = {
-            "figures from the rollup, by grid (1 query)": lambda: reports._tally_figures(jiedao, scope, period, by_grid),
+            "figures from the rollup, by grid (1 query)": lambda: reports.rates.tally_figures(jiedao, scope, period, by_grid),
             "live parts: not answered / not completed and past due (2 queries)":
-                lambda: reports._live_figures(jiedao, scope, period, at, by_grid),
+                lambda: reports.rates.live_figures(jiedao, scope, period, at, by_grid),
             "ranking by building leader (rollup + live + fold)": lambda: reports.ranking(jiedao, scope, period, at, "leader"),
             "stage median/p90 from the histogram rollup": lambda: reports.stage_times(jiedao, scope, period),
             "same, one community (grid rows)": lambda: reports.stage_times(jiedao, community, period),

@@ -1,12 +1,22 @@
 """The access policy, in one place: which cases a user sees and which events they may fire.
 
 Views, services and templates all ask this module; none of them re-implements a rule.
+
+"Which cases may this user see" is one value, `Jurisdiction`: built once per request from the user
+(`Jurisdiction.of(user)`; in a view `casework.ui.jurisdiction()` caches it for the request), it
+answers in SQL (`clause`, `parts`, `over`, `grids`, `buildings`, `communities`) and in Python
+(`contains`, `acts_for`), and gives a key for caches and ETags (`key`). Every function below
+takes either a `User` or a `Jurisdiction`; hand it the jurisdiction when asking many times (a
+board asks for every card).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
-from casework.models import Case, User, user_buildings, user_grids
+from casework.models import Building, Case, Community, Grid, User
 from casework.workflow import EVENT_ORDER, enabled_events
 
 # Which role fires which event, per source state. A state missing from an event's map means
@@ -30,107 +40,226 @@ SUPERVISORS = ("community_supervisor", "subdistrict_supervisor")
 INTAKE_ROLES = ("grid_staff",) + SUPERVISORS
 SEE_ALL = ("subdistrict_supervisor", "admin")
 
-
-def scope_clause(user: User) -> ColumnElement[bool]:
-    """A WHERE clause selecting exactly the cases this user may see."""
-    role = user.role
-    if role in SEE_ALL:
-        return true()
-    if role == "community_supervisor":
-        return Case.community_id == user.community_id if user.community_id else false()
-    if role == "grid_staff":
-        return Case.grid_id.in_(select(user_grids.c.grid_id).where(user_grids.c.user_id == user.id))
-    if role == "building_leader":
-        return Case.building_id.in_(
-            select(user_buildings.c.building_id).where(user_buildings.c.user_id == user.id)
-        )
-    if role == "handler" and user.organisation_id:
-        return or_(
-            Case.assigned_org_id == user.organisation_id, Case.returned_org_id == user.organisation_id
-        )
-    return false()
+_NONE: frozenset[int] = frozenset()
 
 
-def scope_parts(user: User) -> list[ColumnElement[bool]]:
-    """`scope_clause` as disjoint clauses whose union is exactly the scope (counts add up).
+@dataclass(frozen=True)
+class Jurisdiction:
+    """Which cases (and places) one user may see: the role and the ids its rule reads.
 
-    A handler's scope is an OR over two columns (assigned to its organisation, or returned by it);
-    counting over the OR makes the database merge two indexes and read every row, while each part
-    alone reads one (org, status, time) index. Every other scope is one part.
+    Each role reads one kind of id; the other sets are empty:
+    - subdistrict supervisor, admin: everything (no ids);
+    - community supervisor: `community_ids` (the user's community);
+    - grid staff: `grid_ids`; building leader: `building_ids`;
+    - handler: `organisation_id` (cases assigned to the organisation, or returned by it).
+    Anyone else sees nothing. The value is immutable and holds no database object, so it can be
+    kept for a request, compared, hashed and turned into a cache key (`key`).
     """
-    if user.role == "handler" and user.organisation_id:
-        org = user.organisation_id
-        return [Case.assigned_org_id == org,
-                and_(Case.returned_org_id == org, or_(Case.assigned_org_id.is_(None), Case.assigned_org_id != org))]
-    return [scope_clause(user)]
 
+    role: str
+    user_id: int | None = None
+    organisation_id: int | None = None
+    community_ids: frozenset[int] = _NONE
+    grid_ids: frozenset[int] = _NONE
+    building_ids: frozenset[int] = _NONE
 
-def _grid_ids(user: User) -> frozenset[int]:
-    # Kept on the (per-request) user object: a board asks for every card and every event.
-    ids = user.__dict__.get("_grid_ids")
-    if ids is None:
-        ids = user.__dict__["_grid_ids"] = frozenset(g.id for g in user.grids)
-    return ids
-
-
-def _building_ids(user: User) -> frozenset[int]:
-    ids = user.__dict__.get("_building_ids")
-    if ids is None:
-        ids = user.__dict__["_building_ids"] = frozenset(b.id for b in user.buildings)
-    return ids
-
-
-def can_view(user: User, case: Case) -> bool:
-    """Whether the case is inside the user's jurisdiction."""
-    role = user.role
-    if role in SEE_ALL:
-        return True
-    if role == "community_supervisor":
-        return user.community_id is not None and case.community_id == user.community_id
-    if role == "grid_staff":
-        return case.grid_id in _grid_ids(user)
-    if role == "building_leader":
-        return case.building_id in _building_ids(user)
-    if role == "handler":
-        return user.organisation_id is not None and user.organisation_id in (
-            case.assigned_org_id, case.returned_org_id
+    @classmethod
+    def of(cls, user: User) -> Jurisdiction:
+        """The user's jurisdiction (reads the user's grids or buildings: one query if not loaded yet)."""
+        role = user.role
+        return cls(
+            role=role,
+            user_id=user.id,
+            organisation_id=user.organisation_id if role == "handler" else None,
+            community_ids=(frozenset({user.community_id})
+                           if role == "community_supervisor" and user.community_id is not None else _NONE),
+            grid_ids=frozenset(g.id for g in user.grids) if role == "grid_staff" else _NONE,
+            building_ids=frozenset(b.id for b in user.buildings) if role == "building_leader" else _NONE,
         )
-    return False
 
+    @property
+    def sees_all(self) -> bool:
+        return self.role in SEE_ALL
 
-def _acts_for(user: User, case: Case, role: str) -> bool:
-    """Whether the user holds `role` for this case (not merely sees it)."""
-    if user.role != role:
+    @property
+    def key(self) -> str:
+        """A short stable string naming this jurisdiction and its viewer (cache keys, ETags)."""
+        def ids(s: frozenset[int]) -> str:
+            return ",".join(map(str, sorted(s)))
+        return (f"{self.role}:u{self.user_id}:o{self.organisation_id or ''}:c{ids(self.community_ids)}"
+                f":g{ids(self.grid_ids)}:b{ids(self.building_ids)}")
+
+    # ---- the rule, in SQL ------------------------------------------------------------------------
+
+    def clause(self) -> ColumnElement[bool]:
+        """A WHERE clause on Case selecting exactly the cases this user may see.
+
+        The ids are written as literals (not a subquery of user_grids): the database then walks the
+        (grid|building|community, status, updated_at) index for a page of 50 instead of scanning a
+        status across the whole subdistrict (5x faster per board column on 100,000 cases).
+        Must stay equal to `contains`.
+        """
+        parts = self.parts()
+        return parts[0] if len(parts) == 1 else or_(*parts)
+
+    def parts(self) -> list[ColumnElement[bool]]:
+        """`clause()` as disjoint clauses whose union is exactly the scope (counts add up).
+
+        A handler's scope is an OR over two columns (assigned to its organisation, or returned by
+        it); counting over the OR makes the database merge two indexes and read every row, while
+        each part alone reads one (org, status, time) index. Every other scope is one part.
+        """
+        role = self.role
+        if role in SEE_ALL:
+            return [true()]
+        if role == "community_supervisor":
+            return [_among(Case.community_id, self.community_ids)]
+        if role == "grid_staff":
+            return [_among(Case.grid_id, self.grid_ids)]
+        if role == "building_leader":
+            return [_among(Case.building_id, self.building_ids)]
+        if role == "handler" and self.organisation_id:
+            org = self.organisation_id
+            return [Case.assigned_org_id == org,
+                    and_(Case.returned_org_id == org,
+                         or_(Case.assigned_org_id.is_(None), Case.assigned_org_id != org))]
+        return [false()]
+
+    def over(self, *, community, grid, building, org) -> ColumnElement[bool]:
+        """The jurisdiction over another table's place columns (the report rollups).
+
+        A rollup row keeps a case's place and its current organisation, not who returned it: a
+        handler's part is the cases currently assigned to it (what its reports count).
+        """
+        role = self.role
+        if role in SEE_ALL:
+            return true()
+        if role == "community_supervisor":
+            return _among(community, self.community_ids)
+        if role == "grid_staff":
+            return _among(grid, self.grid_ids)
+        if role == "building_leader":
+            return _among(building, self.building_ids)
+        if role == "handler" and self.organisation_id:
+            return org == self.organisation_id
+        return false()
+
+    def grids(self) -> ColumnElement[bool]:
+        """A WHERE clause on Grid: the grids this user's cases can be in (none for a handler)."""
+        role = self.role
+        if role in SEE_ALL:
+            return true()
+        if role == "community_supervisor":
+            return _among(Grid.community_id, self.community_ids)
+        if role == "grid_staff":
+            return _among(Grid.id, self.grid_ids)
+        if role == "building_leader":
+            return (Grid.id.in_(select(Building.grid_id).where(_among(Building.id, self.building_ids)))
+                    if self.building_ids else false())
+        return false()
+
+    def buildings(self) -> ColumnElement[bool]:
+        """A WHERE clause on Building: the buildings in the jurisdiction (none for a handler)."""
+        role = self.role
+        if role in SEE_ALL:
+            return true()
+        if role == "community_supervisor":
+            return (Building.grid_id.in_(select(Grid.id).where(_among(Grid.community_id, self.community_ids)))
+                    if self.community_ids else false())
+        if role == "grid_staff":
+            return _among(Building.grid_id, self.grid_ids)
+        if role == "building_leader":
+            return _among(Building.id, self.building_ids)
+        return false()
+
+    def communities(self) -> ColumnElement[bool]:
+        """A WHERE clause on Community: the communities wholly in the jurisdiction (reports' picker)."""
+        if self.role in SEE_ALL:
+            return true()
+        if self.role == "community_supervisor":
+            return _among(Community.id, self.community_ids)
+        return false()
+
+    # ---- the rule, in Python -------------------------------------------------------------------
+
+    def contains(self, case: Any) -> bool:
+        """Whether the case (a Case, or anything with its columns) is inside: equal to `clause()`."""
+        role = self.role
+        if role in SEE_ALL:
+            return True
+        if role == "community_supervisor":
+            return case.community_id in self.community_ids
+        if role == "grid_staff":
+            return case.grid_id in self.grid_ids
+        if role == "building_leader":
+            return case.building_id in self.building_ids
+        if role == "handler":
+            return self.organisation_id is not None and self.organisation_id in (
+                case.assigned_org_id, case.returned_org_id)
         return False
-    if role == "grid_staff":
-        return case.grid_id in _grid_ids(user)
-    if role == "building_leader":
-        return case.building_id in _building_ids(user)
-    if role == "handler":
-        return user.organisation_id is not None and case.assigned_org_id == user.organisation_id
-    return False
+
+    def acts_for(self, case: Any, role: str) -> bool:
+        """Whether the user holds `role` for this case (not merely sees it)."""
+        if self.role != role:
+            return False
+        if role == "grid_staff":
+            return case.grid_id in self.grid_ids
+        if role == "building_leader":
+            return case.building_id in self.building_ids
+        if role == "handler":
+            return self.organisation_id is not None and case.assigned_org_id == self.organisation_id
+        return False
 
 
-def may_fire(user: User, case: Case, event: str) -> bool:
+def _among(column, ids: frozenset[int]) -> ColumnElement[bool]:
+    if not ids:
+        return false()
+    return column == next(iter(ids)) if len(ids) == 1 else column.in_(sorted(ids))
+
+
+Who = User | Jurisdiction
+
+
+def jurisdiction_of(who: Who) -> Jurisdiction:
+    """`who` itself if it is a Jurisdiction, else the user's (built afresh: pass one along when asking often)."""
+    return who if isinstance(who, Jurisdiction) else Jurisdiction.of(who)
+
+
+def scope_clause(who: Who) -> ColumnElement[bool]:
+    """Thin wrapper kept for existing callers: `jurisdiction_of(who).clause()`."""
+    return jurisdiction_of(who).clause()
+
+
+def can_view(who: Who, case: Case) -> bool:
+    """Whether the case is inside the user's jurisdiction."""
+    return jurisdiction_of(who).contains(case)
+
+
+def _acts_for(who: Who, case: Case, role: str) -> bool:
+    return who.role == role and jurisdiction_of(who).acts_for(case, role)
+
+
+def may_fire(user: Who, case: Case, event: str) -> bool:
     """Whether this user may fire this event on this case in its current state (ignoring guards)."""
     role = EVENT_ROLES.get(event, {}).get(case.status)
     return role is not None and _acts_for(user, case, role)
 
 
-def events_for(user: User, case: Case) -> list[str]:
+def events_for(user: Who, case: Case) -> list[str]:
     """The events this user may fire now: the workflow's enabled events filtered by the policy."""
     if not case.is_open:
         return []
+    user = jurisdiction_of(user)
     allowed = {e for e in enabled_events(case) if may_fire(user, case, e)}
     return [e for e in EVENT_ORDER if e in allowed]
 
 
-def may_urge(user: User, case: Case) -> bool:
+def may_urge(user: Who, case: Case) -> bool:
     """Supervisors urge (催办) open cases in their scope."""
     return user.role in SUPERVISORS and case.is_open and can_view(user, case)
 
 
-def may_reveal_phone(user: User, case: Case) -> bool:
+def may_reveal_phone(user: Who, case: Case) -> bool:
     """Grid staff of the case and its supervisors may see the full number, on a recorded action."""
     if not case.reporter_phone:
         return False
@@ -139,57 +268,56 @@ def may_reveal_phone(user: User, case: Case) -> bool:
     )
 
 
-def may_record_callback(user: User, case: Case) -> bool:
+def may_record_callback(user: Who, case: Case) -> bool:
     return may_fire(user, case, "close")
 
 
-def may_request_extension(user: User, case: Case) -> bool:
+def may_request_extension(user: Who, case: Case) -> bool:
     """The handler working a case may ask for more time (延期) or to park it (挂账)."""
     return case.status == "handling" and _acts_for(user, case, "handler")
 
 
-def may_decide_extension(user: User, case: Case) -> bool:
+def may_decide_extension(user: Who, case: Case) -> bool:
     """Community supervisors (and the subdistrict) approve or refuse extensions in their scope."""
     return user.role in SUPERVISORS and can_view(user, case)
 
 
-def may_resume(user: User, case: Case) -> bool:
+def may_resume(user: Who, case: Case) -> bool:
     """A parked case is resumed by its handler or a supervisor."""
     return case.parked_at is not None and (may_request_extension(user, case) or may_decide_extension(user, case))
 
 
-def may_add_after_photo(user: User, case: Case) -> bool:
+def may_add_after_photo(user: Who, case: Case) -> bool:
     """The handler organisation working the case adds "after" photos while handling or awaiting call-back."""
     return case.status in ("handling", "resolved") and _acts_for(user, case, "handler")
 
 
 # Page-level permissions: which areas a role opens at all (the case-level rules are above).
-def may_take_intake(user: User) -> bool:
+def may_take_intake(user: Who) -> bool:
     """Grid staff and supervisors record cases taken by phone, at the counter or on patrol."""
     return user.role in INTAKE_ROLES
 
 
-def may_use_board(user: User) -> bool:
+def may_use_board(user: Who) -> bool:
     """Everyone who works cases has a board; the admin configures and has none."""
     return user.role != "admin"
 
 
-def may_view_reports(user: User) -> bool:
+def may_view_reports(user: Who) -> bool:
     """Supervisors see their area's timeliness; a handler sees its own organisation's."""
-    if user.role == "handler":
-        return user.organisation_id is not None
-    if user.role == "community_supervisor":
-        return user.community_id is not None
+    if user.role in ("handler", "community_supervisor"):
+        j = jurisdiction_of(user)
+        return bool(j.organisation_id is not None or j.community_ids)
     return user.role == "subdistrict_supervisor"
 
 
-def may_administer(user: User) -> bool:
+def may_administer(user: Who) -> bool:
     return user.role == "admin"
 
 
-def may_bulk_sign(user: User) -> bool:
+def may_bulk_sign(user: Who) -> bool:
     return user.role == "grid_staff"
 
 
-def may_bulk_urge(user: User) -> bool:
+def may_bulk_urge(user: Who) -> bool:
     return user.role in SUPERVISORS

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from flask import Flask, abort, request
+from flask import Flask, abort, g, request
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -15,6 +15,19 @@ from casework.models import Case
 from casework.models.cases import mask_phone
 from casework.timekeeping import now
 from casework.workflow import EVENT_INPUTS
+
+
+def jurisdiction() -> access.Jurisdiction:
+    """The logged-in user's jurisdiction, built once per request (kept in `flask.g`).
+
+    Views hand it to services and to the policy (`access.*(j, case)`) instead of the user when
+    they ask more than once: a board asks for every card.
+    """
+    user = current_user._get_current_object()
+    found = g.get("casework_jurisdiction")
+    if found is None or found.user_id != user.id:
+        found = g.casework_jurisdiction = access.Jurisdiction.of(user)
+    return found
 
 
 def get_case_or_404(case_id: int, user) -> Case:

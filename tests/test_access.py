@@ -6,12 +6,14 @@ other on the whole demo database, so a page, a list and a button can never disag
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 
 from case_steps import browser, case_in, snapshot, user
 from casework import access
 from casework.extensions import db
 from casework.models import Building, Case, CaseEvent, Community, Organisation, User
+from casework.models.people import ROLES
 from casework.workflow import EVENTS
 
 
@@ -178,7 +180,7 @@ def test_scope_parts_are_disjoint_and_add_up_to_the_scope(session):
     """Boards count and page each part on its own: the parts must cover the scope exactly once."""
     returned_elsewhere = 0
     for u in _all_users():
-        parts = [set(db.session.scalars(select(Case.id).where(p))) for p in access.scope_parts(u)]
+        parts = [set(db.session.scalars(select(Case.id).where(p))) for p in access.Jurisdiction.of(u).parts()]
         scope = set(db.session.scalars(select(Case.id).where(access.scope_clause(u))))
         assert set().union(*parts) == scope, u.username
         assert sum(map(len, parts)) == len(scope), f"{u.username}: parts overlap"
@@ -186,6 +188,52 @@ def test_scope_parts_are_disjoint_and_add_up_to_the_scope(session):
             assert len(parts) == 2
             returned_elsewhere += len(parts[1])
     assert returned_elsewhere, "the demo data has no case returned by a handler and now elsewhere"
+
+
+def test_jurisdiction_contains_exactly_what_its_clause_selects(session):
+    """`contains` (Python) and `clause` (SQL) are one rule: they agree on every demo case for every demo user."""
+    cases = list(db.session.scalars(select(Case)))
+    users = _all_users()
+    assert len({u.role for u in users}) == 6
+    for u in users:
+        j = access.Jurisdiction.of(u)
+        selected = set(db.session.scalars(select(Case.id).where(j.clause())))
+        assert {c.id for c in cases if j.contains(c)} == selected, u.username
+        if u.role not in ("admin", "subdistrict_supervisor"):
+            assert 0 < len(selected) < len(cases), u.username  # the demo data tells a real jurisdiction apart
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_jurisdiction_contains_exactly_what_its_clause_selects(session, data):
+    """Not only the demo users': any role with any ids (empty, unknown, several) — Python and SQL agree."""
+    cases = list(db.session.scalars(select(Case)))
+    pick = lambda values: st.frozensets(st.sampled_from(sorted(values) + [999_999]), max_size=3)  # noqa: E731
+    j = access.Jurisdiction(
+        role=data.draw(st.sampled_from(ROLES + ("nobody",))),
+        user_id=1,
+        organisation_id=data.draw(st.none() | st.sampled_from(sorted({c.assigned_org_id for c in cases} - {None}))),
+        community_ids=data.draw(pick({c.community_id for c in cases})),
+        grid_ids=data.draw(pick({c.grid_id for c in cases})),
+        building_ids=data.draw(pick({c.building_id for c in cases})))
+    selected = set(db.session.scalars(select(Case.id).where(j.clause())))
+    assert {c.id for c in cases if j.contains(c)} == selected
+    parts = [set(db.session.scalars(select(Case.id).where(p))) for p in j.parts()]
+    assert sum(map(len, parts)) == len(selected) and set().union(*parts) == selected
+
+
+def test_jurisdiction_is_a_value_with_a_key(session):
+    """Built from the user, compared and hashed by value, and keyed by role, viewer and ids."""
+    a, b = access.Jurisdiction.of(user("wangge01")), access.Jurisdiction.of(user("wangge01"))
+    assert a == b and hash(a) == hash(b) and a.key == b.key
+    assert a.grid_ids == frozenset(g.id for g in user("wangge01").grids) and not a.building_ids
+    other = access.Jurisdiction.of(user("wangge02"))
+    assert other.key != a.key and other.grid_ids != a.grid_ids
+    assert access.jurisdiction_of(a) is a
+    nobody = access.Jurisdiction(role="grid_staff")
+    assert db.session.scalar(select(db.func.count()).select_from(Case).where(nobody.clause())) == 0
+    handler = access.Jurisdiction.of(user("wuye01"))
+    assert len(handler.parts()) == 2 and handler.organisation_id == user("wuye01").organisation_id
 
 
 EXPECTED_SCOPES = {

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from flask import render_template
 from sqlalchemy import update
 
 from test_boards import CARD_RE, at_handler, card_html, columns, version_of, wanjia
 from casework.boards import cards
+from casework.boards.views import card_words
+from casework.services.boards import CardView, MoveOption, Names
+from casework.ui import DueView
 from casework.extensions import db
 from casework.models import Building, Case, Category
 
@@ -280,3 +285,74 @@ def test_cache_is_bounded_and_the_board_stays_correct(app, login_as, monkeypatch
         use_cache_size(app, monkeypatch, ROOMY)
         unbounded = board(client)
         assert first == second == unbounded
+
+
+# ---- the facts: everything a card shows, and its key ---------------------------------------------------
+
+def _facts(**changes) -> cards.CardFacts:
+    """A card's facts written by hand: no case, no database row behind them."""
+    values = dict(
+        id=7, version=3, number="QS-20261202-0007", title="手写的卡片", priority="urgent", column="new",
+        category="设施维修", building="青松苑9幢", unit="2单元301", organisation="万家物业", age="3小时",
+        return_count=2, due=DueView("overdue", "alert", "已超时", "本环节时限"),
+        events=("sign", "merge"), moves=(MoveOption("triage", "sign", False),), pick="sign",
+        links=cards.Links("/m/7", "/d/7", "/c/7", {"sign": "/fire/sign/7", "merge": "/fire/merge/7"},
+                          {"sign": "/form/sign/7", "merge": "/form/merge/7"}))
+    values.update(changes)
+    return cards.CardFacts(**values)
+
+
+def test_a_card_renders_from_its_facts_alone(app):
+    """The card template reads nothing but the facts and the words: a hand-made CardFacts is a whole card."""
+    with app.test_request_context("/board/"):
+        html = render_template("boards/_card.html", facts=_facts(), W=card_words("grid_staff"))
+    root = re.search(r"<article [^>]*>", html).group(0)
+    assert 'id="card-7"' in root and 'data-version="3"' in root
+    assert 'data-column="new"' in root and 'data-allowed="triage"' in root and 'data-move-url="/m/7"' in root
+    for shown in ("QS-20261202-0007", '<a href="/d/7">手写的卡片</a>', "设施维修", "青松苑9幢 2单元301",
+                  "3小时", "万家物业", "退回 2 次", 'data-due-state="overdue"', "已超时", "紧急",
+                  'value="7:3"', 'hx-post="/fire/sign/7"', '<option value="triage">网格研判</option>'):
+        assert shown in html, shown
+    assert "/fire/merge/7" not in html and "/form/merge/7" not in html  # behind "更多…"
+    assert 'hx-get="/c/7?actions=all"' in html
+
+
+def test_the_cache_key_is_the_facts(app):
+    """Facts equal → one key; any fact changed (what this viewer may do included) → another key.
+
+    The links follow from id and events (and the URL root in the key), so they are left out.
+    """
+    base = _facts()
+    assert base == _facts(links=None) and hash(base) == hash(_facts(links=None))
+    changed = dict(id=8, version=4, number="X", title="别的", priority="normal", column="triage", category="c",
+                   building="b", unit="u", organisation="", age="4小时", return_count=0, due=None,
+                   events=("sign",), moves=(), pick=None)
+    assert set(changed) == {f for f in cards.CardFacts.__dataclass_fields__ if f != "links"}
+    for name, value in changed.items():
+        assert _facts(**{name: value}) != base, name
+
+
+def test_viewers_whose_facts_differ_never_share_a_rendered_card(app):
+    """Two viewers of one case with the same role: equal facts share the card, a difference (here the
+    bulk pick, as a future "assigned to me" mark would be) renders each viewer their own."""
+    case = SimpleNamespace(id=7, version=3, number="N7", title="同一件", priority="normal", category_id=None,
+                           building_id=None, assigned_org_id=None, unit="", created_at=None, return_count=0,
+                           stage_due_at=None, status="reported")
+    names = Names({}, {}, {})
+    rendered = []
+
+    def macro(facts):
+        rendered.append(facts)
+        return f"<article>{facts.pick}</article>"
+    with app.test_request_context("/board/"):
+        links = cards.CardLinks()
+
+        def renderer():
+            return cards.CardRenderer("grid_staff", "zh_Hans_CN", names, lambda c: None, lambda t: "0分钟", links)
+        one = CardView(case=case, column="new", events=["sign"], pick="sign")
+        assert renderer()(one, macro) == "<article>sign</article>"
+        assert renderer()(CardView(case=case, column="new", events=["sign"], pick="sign"), macro) == "<article>sign</article>"
+        assert len(rendered) == 1, "equal facts: the second viewer got the first one's card"
+        other = CardView(case=case, column="new", events=["sign"], pick=None)
+        assert renderer()(other, macro) == "<article>None</article>" and len(rendered) == 2
+        assert rendered[0].links is not None and rendered[0].links.detail.endswith("/7")

@@ -25,6 +25,7 @@ from casework.models import (
 from casework.models.cases import ReportTally
 from casework.services import charts, reports, tallies
 from casework.services.reports import Period, Scope
+from casework.timekeeping import now
 from tests.conftest import user
 
 PASSWORD_HASH = generate_password_hash("demo")
@@ -263,7 +264,7 @@ def test_rollup_slices_cover_the_period_exactly(pilot, start, end):
     t = ReportTally
     by_days = db.session.execute(select(func.sum(t.received), func.sum(t.returns), func.sum(t.closes)).where(
         t.span == "d", t.slice >= start, t.slice <= end, t.community_id == pilot.community.id)).one()
-    figures = reports._figures(pilot.sup, Scope(), period, reports.clock_now(), None).get(0, reports.Figures())
+    figures = reports.figures(pilot.sup, Scope(), period, now(), None).get(0, reports.Figures())
     assert (figures.received, figures.returns, figures.resolution.num) == tuple(v or 0 for v in by_days)
 
 
@@ -359,7 +360,7 @@ def test_ranking_per_dimension(pilot, dim, expected):
 def test_equal_groups_share_a_rank():
     rows = [reports.GroupRow(k, name, reports.Figures(received=r, on_time=reports.Rate(*ot)))
             for k, name, r, ot in [(1, "甲", 3, (1, 2)), (2, "乙", 3, (2, 4)), (3, "丙", 1, (0, 0)), (4, "丁", 9, (1, 1))]]
-    ranked = reports._ranked(rows)
+    ranked = reports.ranked(rows)
     assert [(r.label, r.rank) for r in ranked] == [("丁", 1), ("乙", 2), ("甲", 2), ("丙", 4)]
 
 

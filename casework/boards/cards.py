@@ -4,14 +4,17 @@ A board renders up to 300 cards, and most of them are the same from one render t
 board re-renders whenever any case in its scope changes (and every few minutes for the clock),
 and colleagues on the same grid see the same cards. Rendering a card through Jinja costs about
 0.1 ms; working out whether it changed costs a fifth of that. So each rendered card is kept in a
-small per-process LRU, under a key made of *everything the card shows*:
+small per-process LRU, under a key made of *everything the card shows*.
 
-- the case's own values on the card (number, title, priority, status, unit, return count, …) and
-  its version;
-- what the viewer may do with it, as the policy says now (events, drop targets, bulk pick), the
-  column it sits in, and the viewer's role (column names in the "move to" menu);
-- what changes with the clock, computed now for every card: its age and its due badge;
-- the names it shows (category, building, organisation), the language and the URL root.
+That is a `CardFacts` value, built in Python for every card, cached or not: the case's own values
+on the card and its version; what this viewer may do with it as the policy says now (events, drop
+targets, bulk pick) and the column it sits in; what changes with the clock (age, due badge); the
+names it shows (category, building, organisation). The macro in `_card.html` reads only the facts
+and the request's words (`W`: translations, which depend on the language and the role's column
+names). So the key is the facts plus language, role and URL root, and what must stay equal is:
+*the macro reads nothing that is not in the facts or the words*. A new mark on a card (say
+"assigned to me") goes into `CardFacts` first, and is then in the key by construction: a card
+rendered for one viewer is never served to a colleague who would see it differently.
 
 A key never trusts that something has not changed: the values themselves are in it, so an edited
 name, a row changed behind the ORM's back or a test database reusing ids cannot show a stale card.
@@ -22,11 +25,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from flask import current_app, request, url_for
 
-from casework.services.boards import CardView, Names
+from casework.services.boards import CardView, MoveOption, Names
 
 
 class CardCache:
@@ -90,7 +94,8 @@ class CardLinks:
 
     A board has up to 300 cards with four to six links each: url_for per link cost more than the
     rest of the card, and even a call per link from the template costs 6 ms a board. The pattern
-    comes from url_for itself, so routing stays the one source.
+    comes from url_for itself, so routing stays the one source. What must stay equal: each route
+    has the case id as its only variable part (the pattern splits url_for's answer around it).
     """
 
     _MARK = 987654321
@@ -114,14 +119,51 @@ class CardLinks:
                      {e: url(case_id, "boards.event_form", e) for e in events})
 
 
-class Shown(NamedTuple):
-    """What a card shows that is not the case row itself: worked out for every card, cached or not."""
+@dataclass(frozen=True, slots=True)
+class CardFacts:
+    """Every value a board card shows (`_card.html` reads nothing else but the request's words).
 
-    age: str
-    due: object  # ui.DueView or None
+    Equality and hash cover every field but `links`, which follow from `id`, `events` and the
+    URL root (in the cache key beside the facts): the facts are the card cache's key.
+    """
+
+    id: int
+    version: int
+    number: str
+    title: str
+    priority: str
+    column: str
     category: str
     building: str
+    unit: str
     organisation: str
+    age: str
+    return_count: int
+    due: object  # ui.DueView (a tuple) or None
+    events: tuple[str, ...]
+    moves: tuple[MoveOption, ...]
+    pick: str | None = None  # "sign" or "urge" when the card can be ticked for a bulk action
+    links: Links | None = field(default=None, compare=False)
+
+    @property
+    def primary(self) -> list[str]:
+        """The events that carry the card forward to another column: shown as buttons."""
+        forward = {m.event for m in self.moves}
+        return [e for e in self.events if e in forward] or list(self.events[:1])
+
+    @property
+    def more(self) -> list[str]:
+        """The other events (merge, reject, return, ...): behind "更多…" until asked for."""
+        primary = set(self.primary)
+        return [e for e in self.events if e not in primary]
+
+    @property
+    def drop_targets(self) -> str:
+        return " ".join(m.target for m in self.moves)
+
+    @property
+    def form_targets(self) -> str:
+        return " ".join(m.target for m in self.moves if m.form)
 
 
 class CardRenderer:
@@ -138,27 +180,34 @@ class CardRenderer:
         self.age = age
         self.links = links
         self.locale = locale
+        # Besides the facts, what the card's HTML depends on: the words (language; the role's column
+        # names) and the URLs (URL root).
         self.head = (role, locale, request.script_root)
         self.cache = cache()
 
-    def shown(self, card: CardView) -> Shown:
+    def facts(self, card: CardView, *, links: bool = True) -> CardFacts:
+        """The card's facts, from the policy's view of it (`card`), this request's clock and the names.
+
+        `links=False` leaves the URLs out (they are not part of the key): a cached card needs none.
+        """
         c, names = card.case, self.names
         category = names.categories.get(c.category_id)
         building = names.buildings.get(c.building_id)
         org = names.organisations.get(c.assigned_org_id) if c.assigned_org_id is not None else None
-        return Shown(
-            self.age(c.created_at),
-            self.due(c) if c.stage_due_at is not None and c.status != "closed" else None,
-            category.label(self.locale) if category else "", building.name if building else "",
-            org.name if org else "")
+        return CardFacts(
+            id=c.id, version=c.version, number=c.number, title=c.title, priority=c.priority, column=card.column,
+            category=category.label(self.locale) if category else "", building=building.name if building else "",
+            unit=c.unit, organisation=org.name if org else "", age=self.age(c.created_at),
+            return_count=c.return_count,
+            due=self.due(c) if c.stage_due_at is not None and c.status != "closed" else None,
+            events=tuple(card.events), moves=tuple(card.moves), pick=card.pick,
+            links=self.links(c.id, card.events) if links else None)
 
     def __call__(self, card: CardView, macro):
-        shown = self.shown(card)
-        c = card.case
-        key = (*self.head, c.id, c.version, c.status, c.priority, c.number, c.title, c.unit, c.return_count,
-               card.column, tuple(card.events), card.pick, tuple(card.moves), shown)
+        facts = self.facts(card, links=False)
+        key = (*self.head, facts)
         html = self.cache.get(key)
         if html is None:
-            html = macro(card, shown, self.links(c.id, card.events))
+            html = macro(replace(facts, links=self.links(facts.id, facts.events)))
             self.cache.put(key, html)
         return html

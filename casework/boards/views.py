@@ -15,7 +15,7 @@ from casework.services import boards, queries
 from casework.services.errors import Invalid, ServiceError
 from casework.services.transitions import check_version
 from casework.timekeeping import now
-from casework.ui import DueViews, form_data, get_case_or_404
+from casework.ui import DueViews, form_data, get_case_or_404, jurisdiction
 from casework.workflow import EVENT_INPUTS, EVENTS
 
 bp = Blueprint("boards", __name__, url_prefix="/board")
@@ -27,26 +27,22 @@ def _require_login():
     """Every board page needs a logged-in user."""
 
 
-def me():
-    """The logged-in user itself (not the proxy): a board asks the policy about it for every card."""
-    return current_user._get_current_object()
-
-
 def _locale() -> str:
     return str(get_locale())
 
 
-def _words(at=None) -> SimpleNamespace:
-    """The UI words a board repeats on every card, translated once per render.
+def card_words(role: str, at=None) -> SimpleNamespace:
+    """The UI words a board repeats on every card, translated once per render (with the role's column names).
 
     Attributes, not dict keys: Jinja's `W.pick` tries getattr first, and a dict's failed getattr
-    raises and catches an AttributeError, 15 times a card.
+    raises and catches an AttributeError, 15 times a card. What must stay equal: the card cache
+    key holds the language and role these words depend on (boards/cards.py, `CardRenderer.head`).
     """
     at = at or now()
     return SimpleNamespace(**{
         "button": {k: str(v) for k, v in L.BUTTON.items()},
         "priority": {k: str(v) for k, v in L.PRIORITY.items()},
-        "column": {c.key: str(c.label) for c in boards.columns_for(me())},
+        "column": {c.key: str(c.label) for c in boards.COLUMNS.get(role, ())},
         "pick": _("选择"), "move_to": _("移到…"), "more": _("更多…"), "reported_at": _("上报时间"),
         "returned": _("退回 %(n)s 次", n="%d"),
         "age": _age_words(at),
@@ -76,18 +72,18 @@ def index():
     """The user's board; htmx polls it with If-None-Match and gets 304 while nothing changed."""
     f = queries.CaseFilters.from_args(request.args)
     at = now()
-    tag = boards.etag(me(), f, locale=_locale(), at=at)
+    tag = boards.etag(jurisdiction(), f, locale=_locale(), at=at)
     if tag in request.if_none_match:
         response = make_response("", 304)
         response.set_etag(tag)
         return response
     # The ETag is about the data, not the pages: a 304 keeps the pages the browser already shows.
-    board = boards.load_board(me(), f, locale=_locale(), at=at, etag_value=tag,
-                              pages=boards.parse_pages(me(), request.args.get("pages")))
+    board = boards.load_board(jurisdiction(), f, locale=_locale(), at=at, etag_value=tag,
+                              pages=boards.parse_pages(jurisdiction(), request.args.get("pages")))
     partial = bool(htmx) and htmx.target == "board"
     template = "boards/_board.html" if partial else "boards/board.html"
-    extra = {} if partial else boards.filter_options(me())
-    words = _words(at)
+    extra = {} if partial else boards.filter_options(jurisdiction())
+    words = card_words(jurisdiction().role, at)
     response = make_response(render_template(template, board=board, f=f, now=at, W=words,
                                              cards=_renderer(words, board.names), **extra))
     response.set_etag(tag)
@@ -99,29 +95,28 @@ def column_page(key: str):
     """The next 50 cards of one column, with the next "show more" button."""
     f = queries.CaseFilters.from_args(request.args)
     try:
-        col = boards.load_column_page(me(), key, f, max(2, request.args.get("page", 2, type=int)))
+        col = boards.load_column_page(jurisdiction(), key, f, max(2, request.args.get("page", 2, type=int)))
     except ServiceError:
         abort(404)
-    words, names = _words(), boards.Names.for_cases(v.case for v in col.cards)
+    words, names = card_words(jurisdiction().role), boards.Names.for_cases(v.case for v in col.cards)
     return render_template("boards/_cards.html", col=col, f=f, now=now(), W=words, cards=_renderer(words, names))
 
 
 def _renderer(words: SimpleNamespace, names: boards.Names) -> CardRenderer:
     """Renders (or reuses) the cards of one response, with this request's words, time and names."""
-    return CardRenderer(me().role, words.locale, names, words.due, words.age, words.links)
+    return CardRenderer(jurisdiction().role, words.locale, names, words.due, words.age, words.links)
 
 
 def render_card(case, *, status: int = 200, form_event: str | None = None, errors=None, values=None,
                 all_actions: bool = False):
     """The card fragment, re-read from the database, with its inline form open when asked."""
-    column = boards.column_of(me(), case)
-    card = boards.card_view(me(), case, column or "")
-    words = _words()
+    column = boards.column_of(jurisdiction(), case)
+    card = boards.card_view(jurisdiction(), case, column or "")
+    words = card_words(jurisdiction().role)
     names = boards.Names.for_cases([case])
     handlers = queries.handler_choices(case) if form_event and "organisation" in EVENT_INPUTS[form_event] else []
     return make_response(render_template(
-        "boards/_card.html", card=card, shown=_renderer(words, names).shown(card),
-        links=words.links(case.id, card.events), form_event=form_event,
+        "boards/_card.html", facts=_renderer(words, names).facts(card), form_event=form_event,
         all_actions=all_actions, errors=errors or {}, values=values or {},
         handlers=handlers, now=now(), W=words), status)
 
@@ -129,13 +124,13 @@ def render_card(case, *, status: int = 200, form_event: str | None = None, error
 @bp.route("/cards/<int:case_id>")
 def card(case_id: int):
     """One card as it is now (also what "cancel" on an inline form shows); ?actions=all opens "更多…"."""
-    return render_card(get_case_or_404(case_id, me()), all_actions=request.args.get("actions") == "all")
+    return render_card(get_case_or_404(case_id, jurisdiction()), all_actions=request.args.get("actions") == "all")
 
 
 @bp.route("/cards/<int:case_id>/events/<event>/form")
 def event_form(case_id: int, event: str):
     """The card with the inline form for an event that needs a note, a reason or a target."""
-    case = get_case_or_404(case_id, me())
+    case = get_case_or_404(case_id, jurisdiction())
     if event not in EVENTS:
         abort(404)
     return render_card(case, form_event=event, values={"to": request.args.get("to", "")})
@@ -144,12 +139,12 @@ def event_form(case_id: int, event: str):
 @bp.route("/cards/<int:case_id>/events/<event>", methods=["POST"])
 def fire_event(case_id: int, event: str):
     """Fire an event from a card: the card comes back updated and the board refreshes its columns."""
-    case = get_case_or_404(case_id, me())
+    case = get_case_or_404(case_id, jurisdiction())
     if event not in EVENTS:
         abort(404)
     data = form_data()
     try:
-        boards.fire_to(me(), case, event, data, version=request.form.get("version", type=int),
+        boards.fire_to(current_user, case, event, data, version=request.form.get("version", type=int),
                        target=data.get("to") or None)
     except Invalid as exc:
         db.session.rollback()
@@ -172,16 +167,16 @@ def moved(case):
 @bp.route("/cards/<int:case_id>/move", methods=["POST"])
 def move(case_id: int):
     """A card dropped on (or "moved to") another column fires the event that leads there."""
-    case = get_case_or_404(case_id, me())
+    case = get_case_or_404(case_id, jurisdiction())
     target = request.form.get("to", "")
     version = request.form.get("version", type=int)
     try:
-        _source, event = boards.move_event(me(), case, target)
+        _source, event = boards.move_event(current_user, case, target)
         if EVENT_INPUTS.get(event):
             # The event needs a note, a reason or a target: open its form in the card first.
             check_version(case, version)
             return render_card(case, form_event=event, values={"to": target})
-        boards.fire_to(me(), case, event, {}, version=version, target=target)
+        boards.fire_to(current_user, case, event, {}, version=version, target=target)
     except ServiceError as exc:
         db.session.rollback()
         return refused(exc)
@@ -193,7 +188,7 @@ def bulk_sign():
     """Grid staff sign for every ticked new case; the summary names any that could not be signed."""
     if not access.may_bulk_sign(current_user):
         abort(403)
-    result = boards.sign_many(me(), boards.parse_picks(request.form.getlist("cases")))
+    result = boards.sign_many(current_user, boards.parse_picks(request.form.getlist("cases")))
     db.session.commit()
     return bulk_response(result, _("已签收 %(n)d 件。", n=len(result.done)))
 
@@ -204,7 +199,7 @@ def bulk_urge():
     if not access.may_bulk_urge(current_user):
         abort(403)
     try:
-        result = boards.urge_many(me(), boards.parse_picks(request.form.getlist("cases")),
+        result = boards.urge_many(current_user, boards.parse_picks(request.form.getlist("cases")),
                                   request.form.get("note", ""))
     except Invalid as exc:
         return refused(exc)

@@ -12,6 +12,7 @@ from casework.extensions import db
 from casework.intake.forms import IntakeForm
 from casework.models import Category
 from casework.services import intake
+from casework.ui import jurisdiction
 from casework.services.errors import Invalid
 
 bp = Blueprint("intake", __name__, url_prefix="/intake")
@@ -21,7 +22,7 @@ bp = Blueprint("intake", __name__, url_prefix="/intake")
 @login_required
 def new_case():
     """Show the intake form; a valid one creates a case and opens it."""
-    buildings = intake.buildings_for(current_user)
+    buildings = intake.buildings_for(jurisdiction())
     if not buildings or not access.may_take_intake(current_user):
         abort(404)
     form = IntakeForm()

@@ -12,6 +12,7 @@ from casework.reports import exports
 from casework.reports.forms import ReportForm
 from casework.services import charts, reports
 from casework.services.errors import NotFound
+from casework.ui import jurisdiction
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -32,11 +33,11 @@ def _read_filters() -> tuple[ReportForm, tuple | None]:
     form.dim.choices = [(d, reports.DIMENSION_LABELS[d]) for d in dims]
     if form.dim.data not in dims:
         form.dim.data = "community" if current_user.role == "subdistrict_supervisor" else "grid"
-    form.community.choices = [("", _("全部"))] + [(str(c.id), c.name) for c in reports.communities_for(current_user)]
-    form.grid.choices = [("", _("全部"))] + [(str(g.id), g.name) for g in reports.grids_for(current_user)]
+    form.community.choices = [("", _("全部"))] + [(str(c.id), c.name) for c in reports.communities_for(jurisdiction())]
+    form.grid.choices = [("", _("全部"))] + [(str(g.id), g.name) for g in reports.grids_for(jurisdiction())]
     scope = reports.Scope(form.community_id, form.grid_id)
     try:
-        grid = reports.check_scope(current_user, scope)
+        grid = reports.check_scope(jurisdiction(), scope)
     except NotFound:
         abort(404)
     ok = form.validate()
@@ -57,7 +58,7 @@ def _args(form: ReportForm) -> dict:
 
 def _build(params) -> reports.Report:
     period, scope, dim = params
-    return reports.build_report(current_user, period, scope, dim, english=str(get_locale()).startswith("en"))
+    return reports.build_report(jurisdiction(), period, scope, dim, english=str(get_locale()).startswith("en"))
 
 
 def _page(form: ReportForm, report: reports.Report | None, status: int = 200):
@@ -113,7 +114,7 @@ def case_list():
     if params is None:
         return _page(form, None, 422)
     period, scope, dim = params
-    statement = reports.figure_cases(current_user, period, scope, figure, dim=dim,
+    statement = reports.figure_cases(jurisdiction(), period, scope, figure, dim=dim,
                                      group=int(raw_group) if raw_group else None)
     rows = db.session.execute(statement.execution_options(yield_per=1000))
     name = f"cases-{figure}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"

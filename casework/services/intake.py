@@ -31,17 +31,13 @@ def normalise_mobile(raw: str | None) -> str:
     return digits
 
 
-def buildings_for(actor: User) -> list[Building]:
-    """The buildings this user may take a case for (grid staff: their grids; supervisors: their scope)."""
-    query = select(Building).order_by(Building.grid_id, Building.id)
-    if actor.role == "grid_staff":
-        query = query.where(Building.grid_id.in_([g.id for g in actor.grids]))
-    elif actor.role == "community_supervisor":
-        from casework.models import Grid
-        query = query.join(Grid).where(Grid.community_id == actor.community_id)
-    elif actor.role not in access.SEE_ALL:
+def buildings_for(actor: access.Who) -> list[Building]:
+    """The buildings this user may take a case for: those of their jurisdiction, for the roles that
+    take cases (grid staff, supervisors; the admin too: it sees everything)."""
+    j = access.jurisdiction_of(actor)
+    if j.role not in access.INTAKE_ROLES and not j.sees_all:
         return []
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(select(Building).where(j.buildings()).order_by(Building.grid_id, Building.id)))
 
 
 def create_case(actor: User | None, *, title: str, description: str, category_id: int,

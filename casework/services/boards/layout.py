@@ -9,14 +9,14 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (
-    ColumnElement, and_, or_,
-)
+from sqlalchemy import ColumnElement, and_, or_
 
-from casework.models import Case, User
-from casework.workflow import CaseWorkflow
+from casework.access import Jurisdiction, Who
+from casework.models import Case
+from casework.workflow import EVENT_INPUTS, CaseWorkflow
 
 PAGE_SIZE = 50
 RECENT_DAYS = 7
@@ -24,88 +24,95 @@ RECENT_DAYS = 7
 # this often so a board left open re-renders them.
 ETAG_BUCKET_SECONDS = 300
 
-Clause = Callable[[User, dt.datetime], ColumnElement[bool]]
+Clause = Callable[[Jurisdiction, dt.datetime], ColumnElement[bool]]
 
 
 def _status(*statuses: str) -> Clause:
-    return lambda user, at: Case.status.in_(statuses) if len(statuses) > 1 else Case.status == statuses[0]
+    return lambda j, at: Case.status.in_(statuses) if len(statuses) > 1 else Case.status == statuses[0]
 
 
-def _cutoff(at: dt.datetime) -> dt.datetime:
+def recent_cutoff(at: dt.datetime) -> dt.datetime:
+    """The start of the "recently closed" window (RECENT_DAYS before `at`): boards and the ETag share it."""
     return at - dt.timedelta(days=RECENT_DAYS)
 
 
-def _closed_recently(user: User, at: dt.datetime) -> ColumnElement[bool]:
+def _closed_recently(j: Jurisdiction, at: dt.datetime) -> ColumnElement[bool]:
     # Closing is a case's last change, so "closed within 7 days" is "closed and last changed within
     # 7 days": the (scope, status, updated_at) indexes answer it without reading a row.
-    return and_(Case.status == "closed", Case.updated_at >= _cutoff(at))
+    return and_(Case.status == "closed", Case.updated_at >= recent_cutoff(at))
 
 
-def _org(user: User):
-    return user.organisation_id if user.organisation_id is not None else -1
+def _org(j: Jurisdiction):
+    return j.organisation_id if j.organisation_id is not None else -1
 
 
-def _handler_to_sign(user, at):
-    return and_(Case.status == "handling", Case.assigned_org_id == _org(user), Case.handler_accepted_at.is_(None))
+def _handler_to_sign(j, at):
+    return and_(Case.status == "handling", Case.assigned_org_id == _org(j), Case.handler_accepted_at.is_(None))
 
 
-def _handler_in_progress(user, at):
-    return and_(Case.status == "handling", Case.assigned_org_id == _org(user),
+def _handler_in_progress(j, at):
+    return and_(Case.status == "handling", Case.assigned_org_id == _org(j),
                 Case.handler_accepted_at.is_not(None))
 
 
-def _handler_resolved(user, at):
-    return and_(Case.assigned_org_id == _org(user), Case.status == "resolved")
+def _handler_resolved(j, at):
+    return and_(Case.assigned_org_id == _org(j), Case.status == "resolved")
 
 
-def _handler_closed_recently(user, at):
-    return and_(Case.assigned_org_id == _org(user), Case.status == "closed", Case.updated_at >= _cutoff(at))
+def _handler_closed_recently(j, at):
+    return and_(Case.assigned_org_id == _org(j), Case.status == "closed", Case.updated_at >= recent_cutoff(at))
 
 
-def _handler_done(user, at):
-    return or_(_handler_resolved(user, at), _handler_closed_recently(user, at))
-
-
-def _handler_returned(user, at):
-    cut = _cutoff(at)
-    return and_(Case.returned_org_id == _org(user),
-                or_(Case.assigned_org_id.is_(None), Case.assigned_org_id != _org(user)),
+def _handler_returned(j, at):
+    cut = recent_cutoff(at)
+    return and_(Case.returned_org_id == _org(j),
+                or_(Case.assigned_org_id.is_(None), Case.assigned_org_id != _org(j)),
                 or_(Case.status != "closed", Case.updated_at >= cut))
 
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a board: what it is called and which cases (inside the scope) it holds."""
+    """One column of a board: what it is called and which cases (inside the scope) it holds.
+
+    `parts` are disjoint clauses, each one index range; the column is their union (`where`). A
+    page merges the parts' first rows instead of sorting the whole column, and a count adds the
+    parts' counts. What must stay equal: the parts never overlap (or counts would add a case twice).
+    """
 
     key: str
     label: object
-    where: Clause
+    parts: tuple[Clause, ...]
     newest_first: bool = False
-    # `where` as disjoint clauses, each one index range: a page then merges their first rows
-    # instead of sorting the whole column (empty: `where` is one range already).
-    parts: tuple[Clause, ...] = ()
+
+    def where(self, j: Jurisdiction, at: dt.datetime) -> ColumnElement[bool]:
+        """The whole column as one clause: the union of its parts."""
+        clauses = [part(j, at) for part in self.parts]
+        return clauses[0] if len(clauses) == 1 else or_(*clauses)
+
+
+def _column(key: str, label, *parts: Clause, newest_first: bool = False) -> Column:
+    return Column(key, label, parts, newest_first)
 
 
 GRID_COLUMNS = (
-    Column("new", _l("新上报"), _status("reported")),
-    Column("triage", _l("网格研判"), _status("triage")),
-    Column("leader", _l("在楼栋长"), _status("building_leader")),
-    Column("handler", _l("在承办单位"), _status("handling")),
-    Column("callback", _l("待回访"), _status("resolved")),
-    Column("closed", _l("近7天办结"), _closed_recently, newest_first=True),
+    _column("new", _l("新上报"), _status("reported")),
+    _column("triage", _l("网格研判"), _status("triage")),
+    _column("leader", _l("在楼栋长"), _status("building_leader")),
+    _column("handler", _l("在承办单位"), _status("handling")),
+    _column("callback", _l("待回访"), _status("resolved")),
+    _column("closed", _l("近7天办结"), _closed_recently, newest_first=True),
 )
 LEADER_COLUMNS = (
-    Column("mine", _l("待我处理"), _status("building_leader")),
-    Column("handed_on", _l("已转交"), _status("handling")),
-    Column("callback", _l("待回访"), _status("resolved")),
-    Column("closed", _l("近7天办结"), _closed_recently, newest_first=True),
+    _column("mine", _l("待我处理"), _status("building_leader")),
+    _column("handed_on", _l("已转交"), _status("handling")),
+    _column("callback", _l("待回访"), _status("resolved")),
+    _column("closed", _l("近7天办结"), _closed_recently, newest_first=True),
 )
 HANDLER_COLUMNS = (
-    Column("to_sign", _l("待签收"), _handler_to_sign),
-    Column("in_progress", _l("办理中"), _handler_in_progress),
-    Column("done", _l("已办结反馈"), _handler_done, newest_first=True,
-           parts=(_handler_resolved, _handler_closed_recently)),
-    Column("returned", _l("已退回"), _handler_returned, newest_first=True),
+    _column("to_sign", _l("待签收"), _handler_to_sign),
+    _column("in_progress", _l("办理中"), _handler_in_progress),
+    _column("done", _l("已办结反馈"), _handler_resolved, _handler_closed_recently, newest_first=True),
+    _column("returned", _l("已退回"), _handler_returned, newest_first=True),
 )
 COLUMNS: dict[str, tuple[Column, ...]] = {
     "grid_staff": GRID_COLUMNS,
@@ -161,19 +168,40 @@ MOVES: dict[str, tuple[Move, ...]] = {
 }
 
 
-def _guard(name: str, case: Case) -> bool:
+class MoveOption(NamedTuple):
+    """A column this card may be dropped on, the event that fires, and whether it needs a form first."""
+
+    target: str
+    event: str
+    form: bool
+
+
+def guard(name: str, case) -> bool:
     """Evaluate one of the workflow's guards by name against a case, without building a machine."""
     return bool(getattr(CaseWorkflow, name)(SimpleNamespace(model=case)))
 
 
-def columns_for(user: User) -> tuple[Column, ...]:
-    return COLUMNS.get(user.role, ())
+def moves_for(who: Who, column_key: str, case, events: list[str]) -> list[MoveOption]:
+    """The columns a card in `column_key` may be dropped on: the role's moves whose event the
+    policy allows now (`events`, from access.events_for) and whose guard holds."""
+    moves = []
+    for m in MOVES.get(who.role, ()):
+        if m.source != column_key or m.event not in events:
+            continue
+        if (m.cond and not guard(m.cond, case)) or (m.unless and guard(m.unless, case)):
+            continue
+        moves.append(MoveOption(m.target, m.event, bool(EVENT_INPUTS.get(m.event))))
+    return moves
 
 
-def column(user: User, key: str) -> Column | None:
-    return next((c for c in columns_for(user) if c.key == key), None)
+def columns_for(who: Who) -> tuple[Column, ...]:
+    return COLUMNS.get(who.role, ())
 
 
-def column_label(user: User, key: str):
-    col = column(user, key)
+def column(who: Who, key: str) -> Column | None:
+    return next((c for c in columns_for(who) if c.key == key), None)
+
+
+def column_label(who: Who, key: str):
+    col = column(who, key)
     return col.label if col else key

@@ -11,8 +11,6 @@ import hashlib
 from collections import namedtuple
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -20,58 +18,30 @@ from sqlalchemy import (
 )
 
 from casework import access
+from casework.access import Jurisdiction, Who, jurisdiction_of
 from casework.extensions import db
-from casework.models import Building, Case, Category, Grid, Organisation, User
+from casework.models import Building, Case, Category, Grid, Organisation
 from casework.services.errors import NotFound
 from casework.services.queries import CaseFilters, apply_filters
 from casework.timekeeping import now
-from casework.workflow import EVENT_INPUTS, OPEN_STATUSES, STATUSES
+from casework.workflow import OPEN_STATUSES, STATUSES
 
 from casework.services.boards.layout import (
-    MOVES, PAGE_SIZE, ETAG_BUCKET_SECONDS, TITLES, Column, _cutoff, _guard, column, columns_for,
+    PAGE_SIZE, ETAG_BUCKET_SECONDS, TITLES, Column, MoveOption, column, columns_for, moves_for, recent_cutoff,
 )
-
-
-class MoveOption(NamedTuple):
-    """A column this card may be dropped on, the event that fires, and whether it needs a form first."""
-
-    target: str
-    event: str
-    form: bool
 
 
 @dataclass
 class CardView:
-    """What a card shows besides the case itself: the column, the buttons, the drop targets.
-
-    The derived lists are cached: a board's template reads them several times for each of 300 cards.
-    """
+    """What the policy says about a card besides the case itself: the column, the events this user
+    may fire, the columns it may be dropped on, and whether it can be ticked for a bulk action.
+    (What the card *shows* is `casework.boards.cards.CardFacts`, built from this.)"""
 
     case: Case
     column: str
     events: list[str]
     moves: list[MoveOption] = field(default_factory=list)
     pick: str | None = None  # "sign" or "urge" when the card can be ticked for a bulk action
-
-    @cached_property
-    def primary(self) -> list[str]:
-        """The events that carry the card forward to another column: shown as buttons."""
-        forward = {m.event for m in self.moves}
-        return [e for e in self.events if e in forward] or self.events[:1]
-
-    @cached_property
-    def more(self) -> list[str]:
-        """The other events (merge, reject, return, ...): behind "更多…" until asked for."""
-        primary = set(self.primary)
-        return [e for e in self.events if e not in primary]
-
-    @cached_property
-    def drop_targets(self) -> str:
-        return " ".join(m.target for m in self.moves)
-
-    @cached_property
-    def form_targets(self) -> str:
-        return " ".join(m.target for m in self.moves if m.form)
 
 
 @dataclass
@@ -87,6 +57,11 @@ class ColumnView:
     def has_more(self) -> bool:
         return self.page * PAGE_SIZE < self.count
 
+    @property
+    def remaining(self) -> int:
+        """How many cards of the column are past the pages shown ("show more" names it)."""
+        return max(0, self.count - self.page * PAGE_SIZE)
+
 
 @dataclass
 class Board:
@@ -97,47 +72,32 @@ class Board:
     names: Names | None = None
 
 
-def card_view(user: User, case: Case, column_key: str) -> CardView:
+def card_view(who: Who, case: Case, column_key: str) -> CardView:
     """The buttons and drop targets the policy gives this user on this card now."""
-    events = access.events_for(user, case)
-    moves = []
-    for m in MOVES.get(user.role, ()):
-        if m.source != column_key or m.event not in events:
-            continue
-        if (m.cond and not _guard(m.cond, case)) or (m.unless and _guard(m.unless, case)):
-            continue
-        moves.append(MoveOption(m.target, m.event, bool(EVENT_INPUTS.get(m.event))))
+    events = access.events_for(who, case)
     pick = None
-    if user.role == "grid_staff" and "sign" in events:
+    if access.may_bulk_sign(who) and "sign" in events:
         pick = "sign"
-    elif access.may_urge(user, case):
+    elif access.may_urge(who, case):
         pick = "urge"
-    return CardView(case=case, column=column_key, events=events, moves=moves, pick=pick)
+    return CardView(case=case, column=column_key, events=events, moves=moves_for(who, column_key, case, events),
+                    pick=pick)
 
 
-def _jurisdiction(user: User) -> list[ColumnElement[bool]]:
-    """The user's grids or buildings as literal ids (redundant with the policy's scope clause).
+def index_ranges(j: Jurisdiction, pieces: Iterable[tuple[object, ColumnElement[bool]]]):
+    """Every disjoint part of the scope × every piece: (tag, [scope part, piece]), each one index range.
 
-    Redundant, but it lets SQLite and PostgreSQL walk the (grid|building, status, updated_at)
-    index for a page of 50 instead of scanning a status across the whole subdistrict (5x faster
-    per column on 100,000 cases).
+    Counts, page ids and the ETag all read the board through this product. What must stay equal:
+    the scope parts (`Jurisdiction.parts`) are disjoint and add up to `Jurisdiction.clause()`, and
+    so are a column's parts (`Column.parts`) to `Column.where`; so summing counts or merging pages
+    over the product gives what one query over the whole clause would. Counting or paging each
+    part on its own walks one index without reading rows: a handler's "assigned to us OR returned
+    by us" as one clause made a week of closed cases cost 14 ms on 100,000 cases instead of 0.5 ms.
     """
-    if user.role == "grid_staff":
-        return [Case.grid_id.in_([g.id for g in user.grids])]
-    if user.role == "building_leader":
-        return [Case.building_id.in_([b.id for b in user.buildings])]
-    return []
-
-
-def _scope_parts(user: User) -> list[list[ColumnElement[bool]]]:
-    """The policy's scope as disjoint parts (`access.scope_parts`), each with the literal jurisdiction.
-
-    One part for every role but the handler. Counting or paging each part on its own walks one
-    index without reading rows: a handler's "assigned to us OR returned by us" as one clause made
-    a week of closed cases cost 14 ms on 100,000 cases instead of 0.5 ms.
-    """
-    extra = _jurisdiction(user)
-    return [[part, *extra] for part in access.scope_parts(user)]
+    pieces = list(pieces)
+    for scope in j.parts():
+        for tag, piece in pieces:
+            yield tag, [scope, piece]
 
 
 def _order(col: Column, f: CaseFilters, c=None):
@@ -147,7 +107,8 @@ def _order(col: Column, f: CaseFilters, c=None):
     Both follow the (scope, status, updated_at) indexes, so a page of 50 reads 50 index entries
     however long the column is. Priority shows on the card by colour and icon, and has a filter.
     `c` is where the columns come from: the case table, or a subquery carrying id, updated_at
-    and stage_due_at.
+    and stage_due_at. What must stay equal: these keys and the (…, status, updated_at) indexes of
+    models/cases.py, or a page sorts the whole column.
     """
     c = c if c is not None else Case.__table__.c
     if col.newest_first:
@@ -157,12 +118,16 @@ def _order(col: Column, f: CaseFilters, c=None):
     return (c.updated_at, c.id)
 
 
-def _counts(user: User, f: CaseFilters, cols: Iterable[Column], at: dt.datetime) -> dict[str, int]:
+def _column_pieces(j: Jurisdiction, cols: Iterable[Column], at: dt.datetime):
+    return [(col.key, part(j, at)) for col in cols for part in col.parts]
+
+
+def _counts(j: Jurisdiction, f: CaseFilters, cols: Iterable[Column], at: dt.datetime) -> dict[str, int]:
     # Every part of the scope × every part of the column: each count is one index range.
     parts = [
-        apply_filters(select(literal(col.key).label("col"), func.count().label("n"))
-                      .select_from(Case).where(*scope, where(user, at)), f, with_status=False)
-        for scope in _scope_parts(user) for col in cols for where in (col.parts or (col.where,))
+        apply_filters(select(literal(key).label("col"), func.count().label("n"))
+                      .select_from(Case).where(*conds), f, with_status=False)
+        for key, conds in index_ranges(j, _column_pieces(j, cols, at))
     ]
     if not parts:
         return {}
@@ -172,28 +137,27 @@ def _counts(user: User, f: CaseFilters, cols: Iterable[Column], at: dt.datetime)
     return counts
 
 
-def _page_ids(user: User, f: CaseFilters, spans: dict[str, tuple[int, int]], at: dt.datetime) -> list[tuple[str, int]]:
+def _page_ids(j: Jurisdiction, f: CaseFilters, spans: dict[str, tuple[int, int]], at: dt.datetime) -> list[tuple[str, int]]:
     """(column, case id) for pages first..last of each column, in display order: one UNION ALL statement.
 
     With a scope in several parts (a handler's) or a column in several parts, each part gives its
     own first rows in order and the column takes the first of those: each part walks one index
     instead of the database merging indexes and sorting every row of the column.
     """
-    scopes = _scope_parts(user)
     parts = []
     for key, (first, last) in spans.items():
-        col = column(user, key)
+        col = column(j, key)
         limit, offset = PAGE_SIZE * (last - first + 1), (first - 1) * PAGE_SIZE
-        wheres = [(scope, where) for scope in scopes for where in (col.parts or (col.where,))]
-        if len(wheres) == 1:
-            inner = (apply_filters(select(Case.id).where(*scopes[0], col.where(user, at)), f, with_status=False)
+        ranges = [conds for _, conds in index_ranges(j, _column_pieces(j, [col], at))]
+        if len(ranges) == 1:
+            inner = (apply_filters(select(Case.id).where(*ranges[0]), f, with_status=False)
                      .order_by(*_order(col, f)).limit(limit).offset(offset).subquery())
         else:
             branches = [
                 select(apply_filters(select(Case.id, Case.updated_at, Case.stage_due_at)
-                                     .where(*scope, where(user, at)), f, with_status=False)
+                                     .where(*conds), f, with_status=False)
                        .order_by(*_order(col, f)).limit(offset + limit).subquery())
-                for scope, where in wheres
+                for conds in ranges
             ]
             merged = union_all(*branches).subquery()
             inner = (select(merged.c.id).order_by(*_order(col, f, merged.c))
@@ -216,6 +180,8 @@ class CardCase(namedtuple("CardCase", _CARD_FIELDS)):
     cache key, template): a plain tuple costs a tenth of an ORM instance to build and to read,
     about 5 ms a board. Actions never use it: they load the case through the ORM. The hidden
     columns are absent, so a template that reached for the resident's number would fail loudly.
+    What must stay equal: `is_open` below and `Case.is_open`; anything the policy or the card
+    reads must be a column of Case (not a relationship or property it lacks).
     """
 
     __slots__ = ()
@@ -225,7 +191,7 @@ class CardCase(namedtuple("CardCase", _CARD_FIELDS)):
         return self.status != "closed"
 
 
-def _cards(user: User, pairs: list[tuple[str, int]]) -> dict[str, list[CardView]]:
+def _cards(j: Jurisdiction, pairs: list[tuple[str, int]]) -> dict[str, list[CardView]]:
     ids = [i for _, i in pairs]
     # The ids are our own integers: written into the SQL (literal_execute) rather than bound one
     # parameter each, which costs PostgreSQL 1 ms of 3 for 300 ids.
@@ -235,7 +201,7 @@ def _cards(user: User, pairs: list[tuple[str, int]]) -> dict[str, list[CardView]
     out: dict[str, list[CardView]] = {}
     for key, case_id in pairs:
         if case_id in by_id:
-            out.setdefault(key, []).append(card_view(user, by_id[case_id], key))
+            out.setdefault(key, []).append(card_view(j, by_id[case_id], key))
     return out
 
 
@@ -261,43 +227,45 @@ class Names:
 MAX_PAGES = 10
 
 
-def parse_pages(user: User, raw: str | None) -> dict[str, int]:
+def parse_pages(who: Who, raw: str | None) -> dict[str, int]:
     """"new:3,triage:2" (what the live board sends) as {column: pages}; unknown parts are left out.
 
     The browser builds it from the pages a column has open; it is never typed, so a part that is
     not one of the user's columns or not a number is ignored, and a number is kept within 1..MAX_PAGES.
     """
     pages: dict[str, int] = {}
-    for part in (raw or "").split(",")[:len(columns_for(user))]:
+    for part in (raw or "").split(",")[:len(columns_for(who))]:
         key, _, n = part.partition(":")
-        if column(user, key) is not None and n.isdigit():
+        if column(who, key) is not None and n.isdigit():
             pages[key] = min(max(int(n), 1), MAX_PAGES)
     return pages
 
 
-def load_board(user: User, f: CaseFilters, *, locale: str = "", at: dt.datetime | None = None,
+def load_board(who: Who, f: CaseFilters, *, locale: str = "", at: dt.datetime | None = None,
                etag_value: str | None = None, pages: dict[str, int] | None = None) -> Board:
     """The user's board: every column's count and first page of cards (or the first `pages[key]` pages)."""
+    j = jurisdiction_of(who)
     at = at or now()
-    cols = columns_for(user)
+    cols = columns_for(j)
     pages = pages or {}
-    counts = _counts(user, f, cols, at)
-    cards = _cards(user, _page_ids(user, f, {c.key: (1, pages.get(c.key, 1)) for c in cols}, at))
+    counts = _counts(j, f, cols, at)
+    cards = _cards(j, _page_ids(j, f, {c.key: (1, pages.get(c.key, 1)) for c in cols}, at))
     views = [ColumnView(c.key, c.label, counts.get(c.key, 0), cards.get(c.key, []), page=pages.get(c.key, 1))
              for c in cols]
-    return Board(title=TITLES.get(user.role, ""), columns=views,
-                 etag=etag_value or etag(user, f, locale=locale, at=at), at=at,
+    return Board(title=TITLES.get(j.role, ""), columns=views,
+                 etag=etag_value or etag(j, f, locale=locale, at=at), at=at,
                  names=Names.for_cases(v.case for col in views for v in col.cards))
 
 
-def load_column_page(user: User, key: str, f: CaseFilters, page: int, *, at: dt.datetime | None = None) -> ColumnView:
+def load_column_page(who: Who, key: str, f: CaseFilters, page: int, *, at: dt.datetime | None = None) -> ColumnView:
     """One more page of one column ("show more")."""
+    j = jurisdiction_of(who)
     at = at or now()
-    col = column(user, key)
+    col = column(j, key)
     if col is None:
         raise NotFound(_l("没有这一列。"))
-    count = _counts(user, f, [col], at).get(key, 0)
-    cards = _cards(user, _page_ids(user, f, {key: (page, page)}, at)).get(key, [])
+    count = _counts(j, f, [col], at).get(key, 0)
+    cards = _cards(j, _page_ids(j, f, {key: (page, page)}, at)).get(key, [])
     return ColumnView(col.key, col.label, count, cards, page=page, first=page)
 
 
@@ -305,16 +273,21 @@ ETAG_WINDOW = dt.timedelta(minutes=15)
 _EPOCH = dt.datetime(2000, 1, 1)
 
 
-def etag(user: User, f: CaseFilters, *, locale: str = "", at: dt.datetime | None = None) -> str:
+def etag(who: Who, f: CaseFilters, *, locale: str = "", at: dt.datetime | None = None) -> str:
     """A cheap fingerprint of everything the board could show: it changes when any case in scope does.
 
     Over the cases the board can show (open, or touched within the recent window): count and
     max(updated_at), which the (scope, status, updated_at) indexes answer without reading rows
     (a new case shows as a new count and a new latest time); plus sum(version) over the cases touched in the last minutes, which tells apart
     two changes within the same second (updated_at has one-second resolution). Every transition
-    sets updated_at to now and bumps the version. Then who is looking, the filters, the language
-    and a coarse clock bucket (ages and due badges move with time).
+    sets updated_at to now and bumps the version. Then who is looking (`Jurisdiction.key`), the
+    filters, the language and a coarse clock bucket (ages and due badges move with time).
+
+    What must stay equal: the pieces cover every case any column can hold (open, or closed within
+    RECENT_DAYS: see layout), and every change a card shows bumps updated_at or version; otherwise
+    a poll answers 304 over a changed board.
     """
+    j = jurisdiction_of(who)
     at = at or now()
     # The window starts from the bucket's start, not from `at`, so rows do not drift out of it
     # (changing the sum) between two polls of the same bucket.
@@ -322,59 +295,48 @@ def etag(user: User, f: CaseFilters, *, locale: str = "", at: dt.datetime | None
     since = _EPOCH + dt.timedelta(seconds=bucket * ETAG_BUCKET_SECONDS) - ETAG_WINDOW
     # Open cases and recently closed ones as separate index-friendly parts (an OR of the two would
     # make the database read every case in scope), for each disjoint part of the scope.
-    parts = []
-    for scope in _scope_parts(user):
-        parts += [
-            apply_filters(select(literal(i), func.count(), func.max(Case.updated_at))
-                          .select_from(Case).where(*scope, cond), f, with_status=False)
-            for i, cond in enumerate((Case.status.in_(OPEN_STATUSES),
-                                      and_(Case.status == "closed", Case.updated_at >= _cutoff(at))))
-        ]
-        # Naming every status lets the (scope, status, updated_at) indexes serve the time range.
-        parts.append(apply_filters(select(literal(2), func.coalesce(func.sum(Case.version), 0), null())
-                                   .where(*scope, Case.status.in_(STATUSES), Case.updated_at >= since),
-                                   f, with_status=False))
+    # Naming every status (tag 2) lets the (scope, status, updated_at) indexes serve the time range.
+    pieces = [(0, Case.status.in_(OPEN_STATUSES)),
+              (1, and_(Case.status == "closed", Case.updated_at >= recent_cutoff(at))),
+              (2, and_(Case.status.in_(STATUSES), Case.updated_at >= since))]
+    parts = [
+        apply_filters(select(literal(tag), func.coalesce(func.sum(Case.version), 0), null()).where(*conds)
+                      if tag == 2 else
+                      select(literal(tag), func.count(), func.max(Case.updated_at)).select_from(Case).where(*conds),
+                      f, with_status=False)
+        for tag, conds in index_ranges(j, pieces)
+    ]
     # Tagged, since UNION ALL does not promise its parts' order: 0/1 counted (open, recently closed), 2 versions.
     rows = db.session.execute(union_all(*parts)).all()
     counted = [r for r in rows if r[0] != 2]
     row = (sum(r[1] for r in counted), max((r[2] for r in counted if r[2]), default=None),
            sum(r[1] for r in rows if r[0] == 2))
-    raw = "|".join(str(x) for x in (user.id, user.role, locale, sorted(f.as_args().items()), bucket, *row))
+    raw = "|".join(str(x) for x in (j.key, locale, sorted(f.as_args().items()), bucket, *row))
     return hashlib.sha1(raw.encode()).hexdigest()[:20]
 
 
-def column_of(user: User, case: Case, at: dt.datetime | None = None) -> str | None:
+def column_of(who: Who, case: Case, at: dt.datetime | None = None) -> str | None:
     """Which of the user's columns the case sits in now (one query; the columns' own clauses decide)."""
+    j = jurisdiction_of(who)
     at = at or now()
-    cols = columns_for(user)
+    cols = columns_for(j)
     if not cols:
         return None
     db.session.flush()
-    which = sql_case(*[(c.where(user, at), literal(c.key)) for c in cols], else_=null())
-    return db.session.scalar(select(which).where(Case.id == case.id, access.scope_clause(user)))
+    which = sql_case(*[(c.where(j, at), literal(c.key)) for c in cols], else_=null())
+    return db.session.scalar(select(which).where(Case.id == case.id, j.clause()))
 
 
-def filter_options(user: User) -> dict:
+def filter_options(who: Who) -> dict:
     """What the filter bar offers: categories, and the grids, buildings and organisations in scope."""
-    role = user.role
-    grids = select(Grid).order_by(Grid.id)
-    buildings = select(Building).order_by(Building.id)
-    if role == "grid_staff":
-        ids = [g.id for g in user.grids]
-        grids, buildings = grids.where(Grid.id.in_(ids)), buildings.where(Building.grid_id.in_(ids))
-    elif role == "building_leader":
-        ids = [b.id for b in user.buildings]
-        grids = grids.where(Grid.id.in_(select(Building.grid_id).where(Building.id.in_(ids))))
-        buildings = buildings.where(Building.id.in_(ids))
-    elif role == "community_supervisor":
-        grids = grids.where(Grid.community_id == user.community_id)
-        buildings = buildings.where(Building.grid_id.in_(select(Grid.id).where(Grid.community_id == user.community_id)))
-    elif role == "handler":
-        grids = buildings = None
+    j = jurisdiction_of(who)
+    by_place = j.role != "handler"  # a handler's scope is its organisation: no place or organisation filter
+
+    def listed(query):
+        return db.session.scalars(query).all() if by_place else []
     return {
         "categories": db.session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.id)).all(),
-        "grids": db.session.scalars(grids).all() if grids is not None else [],
-        "buildings": db.session.scalars(buildings).all() if buildings is not None else [],
-        "organisations": [] if role == "handler" else db.session.scalars(
-            select(Organisation).where(Organisation.active.is_(True)).order_by(Organisation.id)).all(),
+        "grids": listed(select(Grid).where(j.grids()).order_by(Grid.id)),
+        "buildings": listed(select(Building).where(j.buildings()).order_by(Building.id)),
+        "organisations": listed(select(Organisation).where(Organisation.active.is_(True)).order_by(Organisation.id)),
     }
