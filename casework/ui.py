@@ -14,7 +14,7 @@ from casework.extensions import db
 from casework.models import Case
 from casework.models.cases import mask_phone
 from casework.timekeeping import now
-from casework.workflow import EVENT_INPUTS
+from casework.events import EVENT_INPUTS
 
 
 def get_case_or_404(case_id: int, user) -> Case:

@@ -16,7 +16,8 @@ from casework.services.errors import Invalid, ServiceError
 from casework.services.transitions import check_version
 from casework.timekeeping import now
 from casework.ui import DueViews, form_data, get_case_or_404
-from casework.workflow import EVENT_INPUTS, EVENTS
+from casework.events import EVENT_INPUTS
+from casework.workflow import EVENTS
 
 bp = Blueprint("boards", __name__, url_prefix="/board")
 

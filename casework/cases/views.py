@@ -11,7 +11,8 @@ from casework.models import Category
 from casework.services import queries, transitions
 from casework.services.errors import Invalid, Refused, ServiceError
 from casework.ui import form_data, get_case_or_404, refused
-from casework.workflow import EVENT_INPUTS, EVENTS
+from casework.events import EVENT_INPUTS
+from casework.workflow import EVENTS
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 

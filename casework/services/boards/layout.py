@@ -15,6 +15,7 @@ from sqlalchemy import (
     ColumnElement, and_, or_,
 )
 
+from casework.events import SPECS
 from casework.models import Case, User
 from casework.workflow import CaseWorkflow
 
@@ -137,28 +138,12 @@ class Move:
     unless: str | None = None
 
 
-MOVES: dict[str, tuple[Move, ...]] = {
-    "grid_staff": (
-        Move("new", "triage", "sign"),
-        Move("triage", "leader", "dispatch"),
-        Move("triage", "handler", "dispatch_handler"),
-        Move("triage", "callback", "resolve"),
-        Move("callback", "closed", "close"),
-        Move("callback", "handler", "reopen", cond="has_handler"),
-        Move("callback", "triage", "reopen", unless="has_handler"),
-    ),
-    "building_leader": (
-        Move("mine", "handed_on", "hand_on"),
-        Move("mine", "callback", "resolve"),
-    ),
-    "handler": (
-        Move("to_sign", "in_progress", "accept"),
-        Move("to_sign", "done", "report_done"),
-        Move("in_progress", "done", "report_done"),
-        Move("to_sign", "returned", "return_case"),
-        Move("in_progress", "returned", "return_case"),
-    ),
-}
+# The drops each role's board offers, read from the event specs (casework.events.EventSpec.board),
+# in button order; a card offers those leaving its own column.
+MOVES: dict[str, tuple[Move, ...]] = {}
+for _spec in SPECS:
+    for _m in _spec.board:
+        MOVES[_m.role] = MOVES.get(_m.role, ()) + (Move(_m.source, _m.target, _spec.name, _m.cond, _m.unless),)
 
 
 def _guard(name: str, case: Case) -> bool:

@@ -25,7 +25,8 @@ from casework.models import Building, Case, Category, Grid, Organisation, User
 from casework.services.errors import NotFound
 from casework.services.queries import CaseFilters, apply_filters
 from casework.timekeeping import now
-from casework.workflow import EVENT_INPUTS, OPEN_STATUSES, STATUSES
+from casework.events import EVENT_INPUTS
+from casework.workflow import OPEN_STATUSES, STATUSES
 
 from casework.services.boards.layout import (
     MOVES, PAGE_SIZE, ETAG_BUCKET_SECONDS, TITLES, Column, _cutoff, _guard, column, columns_for,
