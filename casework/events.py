@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from flask_babel import lazy_gettext as _l, lazy_pgettext as _lp
@@ -48,6 +48,7 @@ class BoardMove:
     target: str
     cond: str | None = None
     unless: str | None = None
+    event: str = ""  # filled in by the EventSpec that lists the move
 
 
 # Said on purpose: the event is offered by its button only, never as a drop between columns.
@@ -77,6 +78,7 @@ class EventSpec:
 
     def __post_init__(self):
         object.__setattr__(self, "roles", MappingProxyType(dict(self.roles)))
+        object.__setattr__(self, "board", tuple(replace(m, event=self.name) for m in self.board))
 
 
 # ---- effects: one function per event that changes more than the status ------------------------------

@@ -60,11 +60,12 @@ def refused(exc, *, trigger: str | None = None):
 
 def case_panel_context(user, case: Case) -> dict:
     """What the case panel shows besides the case, read here so its templates query nothing: the
-    clock's pending request, at triage the look-alike open cases (for whoever may merge), the
+    due badge, the clock's pending request, at triage the look-alike open cases (for whoever may merge), the
     duplicates merged into it, and whether the user may add "after" photos."""
     may_merge = case.status in ("reported", "triage") and access.may_fire(user, case, "merge")
     return {
         "pending": timeliness.pending(case),
+        "due": due_view(case),
         "duplicates": residents.possible_duplicates(case) if may_merge else [],
         "merged": residents.merged_duplicates(case),
         "may_add_photo": access.may_add_after_photo(user, case),
@@ -175,8 +176,6 @@ def init_app(app: Flask) -> None:
             "category_label": lambda c: c.label(str(get_locale())) if c else "",
         }
 
-    # Globals (not context) so imported macros such as the due badge can use them.
-    app.jinja_env.globals["due_view"] = due_view
     app.jinja_env.globals["event_label"] = event_label
     app.jinja_env.filters["dt"] = _fmt_dt
     app.jinja_env.filters["age"] = lambda value: age_words()(value)

@@ -15,7 +15,7 @@ from sqlalchemy import (
     ColumnElement, and_, or_,
 )
 
-from casework.events import SPECS
+from casework.events import SPECS, BoardMove
 from casework.models import Case, User
 from casework.workflow import CaseWorkflow
 
@@ -123,27 +123,14 @@ TITLES = {
 }
 
 
-@dataclass(frozen=True)
-class Move:
-    """Dropping a card of column `source` on column `target` fires `event`.
-
-    `cond`/`unless` name a workflow guard when the event's destination depends on it
-    (a call-back "not solved" goes back to the handler only if one did the work).
-    """
-
-    source: str
-    target: str
-    event: str
-    cond: str | None = None
-    unless: str | None = None
-
-
-# The drops each role's board offers, read from the event specs (casework.events.EventSpec.board),
-# in button order; a card offers those leaving its own column.
+# A drop between two columns (source, target, event, cond/unless guard): see events.BoardMove. The
+# drops each role's board offers are read from the event specs, in button order; a card offers
+# those leaving its own column.
+Move = BoardMove
 MOVES: dict[str, tuple[Move, ...]] = {}
 for _spec in SPECS:
     for _m in _spec.board:
-        MOVES[_m.role] = MOVES.get(_m.role, ()) + (Move(_m.source, _m.target, _spec.name, _m.cond, _m.unless),)
+        MOVES[_m.role] = MOVES.get(_m.role, ()) + (_m,)
 
 
 def _guard(name: str, case: Case) -> bool:
