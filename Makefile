@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test install install-dev translations db demo lint messages clean
+.PHONY: run test install install-dev translations db demo lint messages clean screenshots
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: install-dev translations
 	  echo "== suite clock: $$clock"; \
 	  CASEWORK_TEST_CLOCK=$$clock $(BIN)/python -m pytest $(PYTEST_ARGS); \
 	done
+
+# Browser tests write their screenshots to a temporary folder; this refreshes the README's pictures.
+screenshots: install-dev translations
+	CASEWORK_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/e2e -q -p no:cacheprovider
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -15,7 +15,7 @@ import pytest
 import time_machine
 from sqlalchemy import update
 
-from test_boards import CARD_RE, at_handler, card_html, columns, version_of, wanjia
+from test_boards import at_handler, card_html, card_ids, columns, version_of, wanjia
 from casework.boards import cards
 from casework.extensions import db
 from casework.models import Building, Case, Category
@@ -43,10 +43,6 @@ def board(client) -> str:
     page = client.get("/board/")
     assert page.status_code == 200
     return page.text
-
-
-def card_ids(html: str) -> list[int]:
-    return [int(i) for i in CARD_RE.findall(html)]
 
 
 def counters() -> tuple[int, int]:
