@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test install install-dev translations db demo lint messages clean bench-smoke
+.PHONY: run test install install-dev translations db demo lint messages clean bench-smoke screenshots
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -52,6 +52,9 @@ $(VENV)/.installed-bench: requirements-bench.txt $(VENV)/.installed
 
 bench-smoke: $(VENV)/.installed-bench translations
 	$(BIN)/python bench/load/run.py $(BENCH_ARGS)
+# Browser tests write their screenshots to a temporary folder; this refreshes the README's pictures.
+screenshots: install-dev translations
+	CASEWORK_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/e2e -q -p no:cacheprovider
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -16,26 +16,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
+from casework.events import EVENT_ORDER, EVENT_ROLES  # who fires which event where: one spec per event
 from casework.models import Building, Case, Community, Grid, User
-from casework.workflow import EVENT_ORDER, enabled_events
+from casework.workflow import enabled_events
 
-# Which role fires which event, per source state. A state missing from an event's map means
-# the event is not the role's to fire there even if the workflow allows it.
-EVENT_ROLES: dict[str, dict[str, str]] = {
-    "sign": {"reported": "grid_staff"},
-    "merge": {"reported": "grid_staff", "triage": "grid_staff"},
-    "reject": {"reported": "grid_staff", "triage": "grid_staff"},
-    "withdraw": {"reported": "grid_staff", "triage": "grid_staff"},
-    "dispatch": {"triage": "grid_staff"},
-    "dispatch_handler": {"triage": "grid_staff"},
-    "resolve": {"triage": "grid_staff", "building_leader": "building_leader"},
-    "hand_on": {"building_leader": "building_leader"},
-    "accept": {"handling": "handler"},
-    "report_done": {"handling": "handler"},
-    "return_case": {"building_leader": "building_leader", "handling": "handler"},
-    "close": {"resolved": "grid_staff"},
-    "reopen": {"resolved": "grid_staff"},
-}
 SUPERVISORS = ("community_supervisor", "subdistrict_supervisor")
 INTAKE_ROLES = ("grid_staff",) + SUPERVISORS
 SEE_ALL = ("subdistrict_supervisor", "admin")
@@ -241,7 +225,7 @@ def _acts_for(who: Who, case: Case, role: str) -> bool:
 
 def may_fire(user: Who, case: Case, event: str) -> bool:
     """Whether this user may fire this event on this case in its current state (ignoring guards)."""
-    role = EVENT_ROLES.get(event, {}).get(case.status)
+    role = EVENT_ROLES.get(event, {}).get(case.status)  # events.EventSpec.roles
     return role is not None and _acts_for(user, case, role)
 
 

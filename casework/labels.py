@@ -1,20 +1,19 @@
 """Words the UI shows for the workflow's codes, in Chinese with English translations."""
 from flask_babel import lazy_gettext as _l, lazy_pgettext as _lp
 
+from casework.events import SPECS
+
 STATUS = {
     "reported": _l("新上报"), "triage": _l("网格研判"), "building_leader": _l("楼栋长处理"),
     "handling": _l("物业/合伙人办理"), "resolved": _l("待回访"), "closed": _l("已办结"),
 }
 # The timeline names what happened ("Signed for"); a button names what to do ("Sign for"). The
-# Chinese is often the same word, so each use has its own context for the translation.
+# Chinese is often the same word, so each use has its own context for the translation. The
+# workflow's events carry both in their spec (casework.events); the rows below are the timeline's
+# other entries (reports, urges, clock requests, residents' answers).
 EVENT = {
-    "report": _lp("timeline", "上报"), "sign": _lp("timeline", "签收"), "merge": _lp("timeline", "合并为重复"),
-    "reject": _lp("timeline", "不予受理"), "withdraw": _lp("timeline", "撤销"),
-    "dispatch": _lp("timeline", "派给楼栋长"), "dispatch_handler": _lp("timeline", "直派承办单位"),
-    "resolve": _lp("timeline", "就地解决"), "hand_on": _lp("timeline", "转交承办单位"),
-    "accept": _lp("timeline", "承办签收"), "report_done": _lp("timeline", "办结反馈"),
-    "return_case": _lp("timeline", "退回"), "close": _lp("timeline", "回访办结"),
-    "reopen": _lp("timeline", "回访未解决，重办"), "urge": _lp("timeline", "催办"),
+    **{s.name: s.timeline for s in SPECS},
+    "report": _lp("timeline", "上报"), "urge": _lp("timeline", "催办"),
     "supervise": _lp("timeline", "督办"), "warning": _lp("timeline", "预警"),
     "reveal_phone": _lp("timeline", "查看完整号码"), "comment": _lp("timeline", "备注"),
     "extend_requested": _lp("timeline", "申请延期"), "extend_approved": _lp("timeline", "批准延期"),
@@ -24,16 +23,9 @@ EVENT = {
     "resident_confirm": _lp("timeline", "居民确认解决"), "resident_reopen": _lp("timeline", "居民反馈未解决"),
     "resident_photos": _lp("timeline", "居民补充照片"),
 }
-# Short button words for the workflow's events; anything else falls back to the timeline's word.
-BUTTON = dict(
-    EVENT,
-    sign=_lp("button", "签收"), merge=_lp("button", "合并为重复"), reject=_lp("button", "不予受理"),
-    withdraw=_lp("button", "撤销"), dispatch=_lp("button", "派给楼栋长"),
-    dispatch_handler=_lp("button", "直派承办单位"), resolve=_lp("button", "就地解决"),
-    hand_on=_lp("button", "转交承办单位"), accept=_lp("button", "承办签收"),
-    report_done=_lp("button", "办结反馈"), return_case=_lp("button", "退回"), close=_lp("button", "回访办结"),
-    reopen=_lp("button", "重办"), urge=_lp("button", "催办"),
-)
+# Short button words: the workflow's events from their spec, the urge; anything else falls back to
+# the timeline's word.
+BUTTON = dict(EVENT, **{s.name: s.button for s in SPECS}, urge=_lp("button", "催办"))
 PRIORITY = {"normal": _l("一般"), "urgent": _l("紧急"), "emergency": _l("特急")}
 CHANNEL = {"walk_in": _l("来访"), "phone": _l("电话"), "web": _l("网上"), "patrol": _l("巡查"),
            "api": _l("接口")}

@@ -9,12 +9,12 @@ from flask_babel import get_locale
 from flask_login import current_user
 
 from casework import access, labels
-from casework.services import clock, escalation, timeliness
+from casework.services import clock, escalation, residents, timeliness
 from casework.extensions import db
 from casework.models import Case
 from casework.models.cases import mask_phone
 from casework.timekeeping import now
-from casework.workflow import EVENT_INPUTS
+from casework.events import EVENT_INPUTS
 
 
 def jurisdiction() -> access.Jurisdiction:
@@ -38,21 +38,51 @@ def get_case_or_404(case_id: int, user) -> Case:
     return case
 
 
-def refused(exc):
-    """A refused action (a ServiceError): the message in the alert area, and nothing changed.
+def render_page(template: str, **context) -> str:
+    """Render a template; for a full page (not a `_fragment.html`) read the header's unread-notice
+    count here, once, so that base.html queries nothing. Views rendering pages call this."""
+    from flask import render_template
+    if not template.rsplit("/", 1)[-1].startswith("_") and "unread_notices" not in context:
+        context["unread_notices"] = escalation.unread_count(current_user) if current_user.is_authenticated else 0
+    return render_template(template, **context)
 
-    A plain (non-htmx) request gets the full error page instead of a fragment.
+
+def refused(exc, *, trigger: str | None = None):
+    """A refused action (a ServiceError): the reason in the alert area, and nothing changed.
+
+    The message names any field errors too (a bulk action has no form to show them next to). A
+    plain (non-htmx) request gets the full error page instead of a fragment. `trigger` is an
+    htmx event for the page (the board's "board-refresh" re-reads the database: the card snaps back).
     """
-    from flask import make_response, render_template
+    from flask import make_response
     from flask_babel import gettext as _
     from casework.extensions import htmx
+    message = str(exc.message)
+    if getattr(exc, "errors", None):
+        message += " " + " ".join(str(v) for v in exc.errors.values())
     template = "_error.html" if htmx else "error.html"
-    response = make_response(render_template(template, status=exc.status, title=_("操作未完成"),
-                                             message=str(exc.message)), exc.status)
+    response = make_response(render_page(template, status=exc.status, title=_("操作未完成"),
+                                         message=message), exc.status)
     if htmx:
         response.headers["HX-Retarget"] = "#alerts"
         response.headers["HX-Reswap"] = "innerHTML"
+        if trigger:
+            response.headers["HX-Trigger"] = trigger
     return response
+
+
+def case_panel_context(user, case: Case) -> dict:
+    """What the case panel shows besides the case, read here so its templates query nothing: the
+    due badge, the clock's pending request, at triage the look-alike open cases (for whoever may merge), the
+    duplicates merged into it, and whether the user may add "after" photos."""
+    may_merge = case.status in ("reported", "triage") and access.may_fire(user, case, "merge")
+    return {
+        "pending": timeliness.pending(case),
+        "due": due_view(case),
+        "duplicates": residents.possible_duplicates(case) if may_merge else [],
+        "merged": residents.merged_duplicates(case),
+        "may_add_photo": access.may_add_after_photo(user, case),
+    }
 
 
 def form_data() -> dict:
@@ -64,17 +94,23 @@ def _fmt_dt(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.strftime(fmt) if value else ""
 
 
-def _age(value: dt.datetime | None) -> str:
-    """Short age for a card: 5分钟 / 3小时 / 2天 (English: 5m / 3h / 2d)."""
-    if value is None:
-        return ""
-    seconds = max(0, int((now() - value).total_seconds()))
-    en = str(get_locale()).startswith("en")
-    if seconds < 3600:
-        return f"{seconds // 60}{'m' if en else '分钟'}"
-    if seconds < 86400:
-        return f"{seconds // 3600}{'h' if en else '小时'}"
-    return f"{seconds // 86400}{'d' if en else '天'}"
+def age_words(at: dt.datetime | None = None):
+    """The short age of a card (5分钟 / 3小时 / 2天; English 5m / 3h / 2d), as a function of the time
+    it began. Every age of one render is measured from the same instant `at` (default: now), and
+    the language is looked up once, not per card."""
+    at = at or now()
+    units = ("m", "h", "d") if str(get_locale()).startswith("en") else ("分钟", "小时", "天")
+
+    def age(value: dt.datetime | None) -> str:
+        if value is None:
+            return ""
+        seconds = max(0, int((at - value).total_seconds()))
+        if seconds < 3600:
+            return f"{seconds // 60}{units[0]}"
+        if seconds < 86400:
+            return f"{seconds // 3600}{units[1]}"
+        return f"{seconds // 86400}{units[2]}"
+    return age
 
 
 _DUE_ICON = {"overdue": "late", "due_soon": "soon", "parked": "pause", "on_time": "ok"}
@@ -151,15 +187,11 @@ def init_app(app: Flask) -> None:
         return {
             "L": labels, "access": access, "locale": str(get_locale()), "EVENT_INPUTS": EVENT_INPUTS,
             "category_label": lambda c: c.label(str(get_locale())) if c else "",
-            "clock_pending": timeliness.pending,
-            "unread_notices": (lambda: escalation.unread_count(current_user)) if current_user.is_authenticated else (lambda: 0),
         }
 
-    # Globals (not context) so imported macros such as the due badge can use them.
-    app.jinja_env.globals["due_view"] = due_view
     app.jinja_env.globals["event_label"] = event_label
     app.jinja_env.filters["dt"] = _fmt_dt
-    app.jinja_env.filters["age"] = _age
+    app.jinja_env.filters["age"] = lambda value: age_words()(value)
     app.jinja_env.filters["mask_phone"] = mask_phone
 
     @app.after_request

@@ -3,8 +3,8 @@
 The machine binds to any object with the attributes it reads (``status``, ``via_leader``,
 ``assigned_org_id``, ``handler_accepted_at``, ``return_count``), so the same class drives a
 database row and a plain object in tests. Who may fire an event is not decided here but in
-``casework.access``; what an event needs from the user (a note, a reason, a target) is listed in
-``EVENT_INPUTS`` so the UI and the services read one table.
+``casework.access``; what an event needs from the user, its words, roles, board moves and side
+effects are in ``casework.events``, one spec per event.
 """
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from statemachine.exceptions import TransitionNotAllowed
 
 __all__ = [
     "CaseWorkflow", "TransitionNotAllowed", "STATUSES", "OPEN_STATUSES", "PRIORITIES", "CHANNELS",
-    "RESOLUTIONS", "SATISFACTIONS", "RETURN_REASONS", "REJECT_REASONS", "EVENT_INPUTS",
-    "RESOLUTION_BY_EVENT", "EVENTS", "EVENT_ORDER", "enabled_events",
+    "RESOLUTIONS", "SATISFACTIONS", "RETURN_REASONS", "REJECT_REASONS", "EVENTS", "enabled_events",
 ]
 
 STATUSES = ("reported", "triage", "building_leader", "handling", "resolved", "closed")
@@ -32,35 +31,6 @@ RETURN_REASONS = (
     "needs_higher_level", "other",
 )
 REJECT_REASONS = ("not_in_scope", "invalid_report", "already_solved", "other")
-
-# What the user must supply with each event, beyond the version they saw.
-#   note: free text; reason: a coded reason (+ note); organisation: the handler to send to;
-#   duplicate_of: the case number that carries on; satisfaction: the call-back's rating.
-EVENT_INPUTS: dict[str, tuple[str, ...]] = {
-    "sign": (),
-    "accept": (),
-    "dispatch": (),
-    "dispatch_handler": ("organisation",),
-    "hand_on": ("organisation",),
-    "resolve": ("note",),
-    "report_done": ("note",),
-    "return_case": ("reason",),
-    "reject": ("reason",),
-    "merge": ("duplicate_of",),
-    "withdraw": ("note",),
-    "close": ("satisfaction",),
-    "reopen": ("note",),
-}
-
-# The order buttons appear in: the main way forward first, the side roads last.
-EVENT_ORDER = (
-    "sign", "dispatch", "hand_on", "accept", "report_done", "close", "dispatch_handler", "resolve",
-    "reopen", "return_case", "merge", "reject", "withdraw",
-)
-
-RESOLUTION_BY_EVENT = {
-    "close": "solved", "merge": "duplicate", "reject": "rejected", "withdraw": "withdrawn",
-}
 
 
 class CaseWorkflow(StateMachine):

@@ -1,28 +1,18 @@
 """Test helpers: put a fresh case into a given state through the real service, and read pages.
 
-Imported by the HTTP and access tests (`from case_steps import ...`); the fixtures stay in conftest.
+Imported by the tests (`from case_steps import ...`); the fixtures stay in conftest, where
+`login_as("wangge01")` is the one way to get a logged-in client (`login_as()`: nobody logged in).
 """
 from __future__ import annotations
 
-import re
+from html.parser import HTMLParser
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 
 from casework.extensions import db
 from casework.models import Building, Case, CaseEvent, Category, Organisation, User
 from casework.services import intake, transitions
-
-def browser(app, username: str | None = None):
-    """A conftest Client whose requests do not share `g`, logged in as `username` if given."""
-    from conftest import Client
-    client = Client(app)  # the app's test client gives every request its own app context
-    if username:
-        client.login_as(username)
-    return client
-
-
-VERSION_RE = re.compile(r'<article id="case-(\d+)"[^>]*data-version="(\d+)"')
-
 
 def user(username: str) -> User:
     return db.session.scalars(select(User).where(User.username == username)).one()
@@ -87,17 +77,122 @@ def case_in(state: str, building: Building, *, organisation: Organisation | None
     return case
 
 
-def snapshot(case_id: int) -> tuple:
-    """What must not change when an action is refused: status, version, and the number of events."""
+class Snapshot(NamedTuple):
+    """What must not change when an action is refused."""
+
+    status: str
+    version: int
+    assigned_org_id: int | None
+    handler_accepted_at: object
+    events: int
+
+
+def snapshot(case_id: int) -> Snapshot:
+    """The case's state as the database holds it now (re-read, not the session's copy)."""
     db.session.expire_all()
     case = db.session.get(Case, case_id)
     events = db.session.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case_id))
-    return case.status, case.version, case.assigned_org_id, events
+    return Snapshot(case.status, case.version, case.assigned_org_id, case.handler_accepted_at, events)
 
 
 def seen_version(html: str, case_id: int) -> int:
     """The version the user's page carries for the case (what the browser sends back)."""
-    for cid, version in VERSION_RE.findall(html):
-        if int(cid) == case_id:
-            return int(version)
-    raise AssertionError(f"case {case_id} not on the page")
+    article = parse(html).find("article", id=f"case-{case_id}")
+    if article is None or article.get("data-version") is None:
+        raise AssertionError(f"case {case_id} not on the page")
+    return int(article.get("data-version"))
+
+
+# ---- reading pages: a parser, not regular expressions ------------------------------------------------
+
+class Element:
+    """One element of a parsed page: its tag, attributes, children and text."""
+
+    def __init__(self, tag: str, attrs: dict[str, str | None], parent: Element | None = None):
+        self.tag, self.attrs, self.parent = tag, attrs, parent
+        self.children: list[Element] = []
+        self.parts: list[str | Element] = []
+
+    def get(self, name: str, default=None):
+        return self.attrs.get(name, default)
+
+    @property
+    def text(self) -> str:
+        """The element's text with its descendants', whitespace folded."""
+        return " ".join("".join(p if isinstance(p, str) else p.text for p in self.parts).split())
+
+    def iter(self):
+        for child in self.children:
+            yield child
+            yield from child.iter()
+
+    def find_all(self, tag: str | None = None, **attrs) -> list[Element]:
+        """Descendants with this tag (any when None) and these attribute values (`class_` for class;
+        a value of True means the attribute is present)."""
+        want = {k.rstrip("_").replace("_", "-"): v for k, v in attrs.items()}
+        return [e for e in self.iter() if (tag is None or e.tag == tag) and all(
+            (k in e.attrs) if v is True else e.attrs.get(k) == v for k, v in want.items())]
+
+    def find(self, tag: str | None = None, **attrs) -> Element | None:
+        found = self.find_all(tag, **attrs)
+        return found[0] if found else None
+
+
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class _Builder(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.root = self.current = Element("#document", {})
+
+    def handle_starttag(self, tag, attrs):
+        element = Element(tag, dict(attrs), self.current)
+        self.current.children.append(element)
+        self.current.parts.append(element)
+        if tag not in _VOID:
+            self.current = element
+
+    def handle_startendtag(self, tag, attrs):
+        element = Element(tag, dict(attrs), self.current)
+        self.current.children.append(element)
+        self.current.parts.append(element)
+
+    def handle_endtag(self, tag):
+        node = self.current
+        while node is not None and node.tag != tag:  # close what the page left open
+            node = node.parent
+        if node is not None and node.parent is not None:
+            self.current = node.parent
+
+    def handle_data(self, data):
+        self.current.parts.append(data)
+
+
+def parse(html: str) -> Element:
+    """The page as a tree of Elements (stdlib html.parser; lenient like a browser about unclosed tags)."""
+    builder = _Builder()
+    builder.feed(html)
+    builder.close()
+    return builder.root
+
+
+def csrf_token(html: str) -> str | None:
+    """The CSRF token of the page's first form (or its <meta>), as the browser would send it."""
+    page = parse(html)
+    field = page.find("input", name="csrf_token")
+    return field.get("value") if field is not None else None
+
+
+def field(html: str, name: str) -> Element | None:
+    """The form field block (`div.field`) whose label is for `name`: its input, value and error."""
+    for block in parse(html).find_all("div"):
+        if "field" in (block.get("class") or "").split() and block.find("label", for_=name) is not None:
+            return block
+    return None
+
+
+def selected(html: str, name: str) -> list[str]:
+    """The values of the selected options of the <select name=...>."""
+    select = parse(html).find("select", name=name)
+    return [] if select is None else [o.get("value") for o in select.find_all("option", selected=True)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, select
 from sqlalchemy.orm import scoped_session, sessionmaker
 
+from case_steps import csrf_token
 from casework import create_app
 from casework.config import TestConfig
 from casework.extensions import db, limiter
@@ -56,7 +56,6 @@ def real_clock():
 
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
-CSRF_RE = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 
 def _url(backend: str, tmp_path_factory) -> str:
@@ -152,7 +151,7 @@ class Client:
     def csrf(self) -> str:
         if self.token is None:
             page = self.http.get("/login")
-            self.token = CSRF_RE.search(page.text).group(1)
+            self.token = csrf_token(page.text)
         return self.token
 
     def login_as(self, username: str, password: str = "demo"):
@@ -181,10 +180,14 @@ def client(app, session):
 
 @pytest.fixture
 def login_as(app, session):
-    """login_as("wangge01") → a Client logged in as that demo user."""
-    def make(username: str) -> Client:
-        c = Client(app)
-        c.login_as(username)
+    """login_as("wangge01") → a Client logged in as that demo user; login_as() → nobody logged in.
+
+    The one way tests get a client for a person (tests/e2e/conftest.py has the browser's own).
+    """
+    def make(username: str | None = None) -> Client:
+        c = Client(app)  # each request runs in its own app context (FreshContextClient)
+        if username:
+            c.login_as(username)
         return c
     return make
 

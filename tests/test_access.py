@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 
-from case_steps import browser, case_in, snapshot, user
+from case_steps import case_in, snapshot, user
 from casework import access
 from casework.extensions import db
 from casework.models import Building, Case, CaseEvent, Community, Organisation, User
@@ -73,11 +73,11 @@ def _case_for(role: str, inside: bool) -> Case:
 
 @pytest.mark.parametrize("inside", [True, False], ids=["inside", "outside"])
 @pytest.mark.parametrize("role", list(MATRIX))
-def test_view(app, session, role, inside):
+def test_view(app, session, role, inside, login_as):
     """The detail page opens inside the jurisdiction; outside it the case does not exist (404)."""
     case = _case_for(role, inside)
     case_id, number = case.id, case.number
-    client = browser(app, role)
+    client = login_as(role)
     want, _ = expected(role, inside)
     page = client.get(f"/cases/{case_id}")
     assert page.status_code == want
@@ -96,7 +96,7 @@ def test_view(app, session, role, inside):
 
 @pytest.mark.parametrize("inside", [True, False], ids=["inside", "outside"])
 @pytest.mark.parametrize("role", list(MATRIX))
-def test_act(app, session, role, inside):
+def test_act(app, session, role, inside, login_as):
     """Pressing the role's button works only inside its jurisdiction; a refusal changes nothing."""
     case = _case_for(role, inside)
     case_id = case.id
@@ -105,13 +105,13 @@ def test_act(app, session, role, inside):
     if event == "hand_on":
         data["organisation"] = _org("wuye01").id
     before = snapshot(case_id)
-    client = browser(app, role)
+    client = login_as(role)
     _, want = expected(role, inside)
     response = client.post(f"/cases/{case_id}/events/{event}", data, htmx=True)
     assert response.status_code == want
     after = snapshot(case_id)
     if want == 200:
-        assert after[1] > before[1] and after[3] == before[3] + 1
+        assert after.version > before.version and after.events == before.events + 1
         last = db.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)
                                   .order_by(CaseEvent.id.desc())).first()
         assert (last.event, last.actor.username) == (event, role)
@@ -126,11 +126,11 @@ def test_act(app, session, role, inside):
             assert "您要找的内容不存在，或不在您的辖区内。" in response.text
 
 
-def test_button_shown_exactly_when_allowed(app, session):
+def test_button_shown_exactly_when_allowed(app, session, login_as):
     """The buttons on the page are the events the policy allows this user now, no more."""
     case = case_in("building_leader", _building("louzhang01"))
     for name in MATRIX:
-        client = browser(app, name)
+        client = login_as(name)
         page = client.get(f"/cases/{case.id}")
         if page.status_code != 200:
             continue
@@ -139,10 +139,10 @@ def test_button_shown_exactly_when_allowed(app, session):
         assert shown == set(access.events_for(user(name), db.session.get(Case, case.id))), name
 
 
-def test_returned_case_stays_visible_to_the_handler_but_not_actionable(app, session):
+def test_returned_case_stays_visible_to_the_handler_but_not_actionable(app, session, login_as):
     """After a handler returns a case (退单), it still sees the case, but may do nothing more."""
     case = case_in("handling", _building("louzhang01"), organisation=_org("wuye01"))
-    client = browser(app, "wuye01")
+    client = login_as("wuye01")
     response = client.post(f"/cases/{case.id}/events/return_case",
                            {"version": case.version, "reason": "not_our_duty", "note": "非物业职责"}, htmx=True)
     assert response.status_code == 200

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 
 import pytest
 from sqlalchemy import func, insert, select
 
+from case_steps import parse, snapshot
 from conftest import Client, org, user
 from casework.extensions import db
 from casework.models import Building, Case, CaseEvent, Grid, Organisation, User
@@ -16,15 +16,6 @@ from casework.services.boards import reading
 from casework.services.clock import calendar
 from casework.timekeeping import now
 
-CARD_RE = re.compile(r'<article id="card-(\d+)"')
-COLUMN_RE = re.compile(r'<div class="bcol-cards" id="cards-(\w+)"')
-COUNT_RE = re.compile(r'<h2 id="bcol-(\w+)-h">[^<]*</h2>\s*<span class="bcol-count"[^>]*>(\d+)</span>')
-
-
-@pytest.fixture
-def browser(login_as):
-    """browser("wangge01") → a logged-in client (the conftest's login_as)."""
-    return login_as
 
 
 @pytest.fixture(autouse=True)
@@ -35,16 +26,25 @@ def _steady_clock(monkeypatch):
 
 def columns(html: str) -> dict[str, list[int]]:
     """Card ids per column, as the board shows them."""
-    out: dict[str, list[int]] = {}
-    marks = list(COLUMN_RE.finditer(html))
-    for i, m in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(html)
-        out[m.group(1)] = [int(x) for x in CARD_RE.findall(html[m.end():end])]
-    return out
+    return {col.get("data-column"): [int(a.get("id").removeprefix("card-")) for a in col.find_all("article")
+                                     if (a.get("id") or "").startswith("card-")]
+            for col in parse(html).find_all("div", class_="bcol-cards")}
+
+
+def card_ids(html: str) -> list[int]:
+    """The ids of the cards in a page or fragment, in order."""
+    return [int(a.get("id").removeprefix("card-")) for a in parse(html).find_all("article")
+            if (a.get("id") or "").startswith("card-")]
 
 
 def counts(html: str) -> dict[str, int]:
-    return {k: int(n) for k, n in COUNT_RE.findall(html)}
+    """The count shown beside each column's heading."""
+    out = {}
+    for section in parse(html).find_all("section"):
+        heading, count = section.find("h2"), section.find("span", class_="bcol-count")
+        if heading is not None and count is not None:
+            out[heading.get("id").removeprefix("bcol-").removesuffix("-h")] = int(count.text)
+    return out
 
 
 def card_html(html: str, case_id: int) -> str:
@@ -59,12 +59,6 @@ def version_of(case_id: int) -> int:
 
 def events_of(case_id: int) -> list[str]:
     return db.session.scalars(select(CaseEvent.event).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)).all()
-
-
-def snapshot(case_id: int) -> tuple:
-    db.session.expire_all()
-    c = db.session.get(Case, case_id)
-    return (c.status, c.version, c.assigned_org_id, c.handler_accepted_at, len(events_of(case_id)))
 
 
 def advance(case: Case, *steps) -> Case:
@@ -136,8 +130,8 @@ def _expected(username: str) -> dict[str, set[int]]:
 
 
 @pytest.mark.parametrize("username", ["wangge01", "wangge04", "louzhang01", "wuye01", "hehuo01", "shequ01", "jiedao"])
-def test_board_shows_exactly_the_cases_in_scope_in_the_right_columns(browser, username):
-    page = browser(username).get("/board/")
+def test_board_shows_exactly_the_cases_in_scope_in_the_right_columns(login_as, username):
+    page = login_as(username).get("/board/")
     assert page.status_code == 200
     expected = _expected(username)
     shown, numbers = columns(page.text), counts(page.text)
@@ -152,9 +146,9 @@ def test_board_shows_exactly_the_cases_in_scope_in_the_right_columns(browser, us
     assert sum(map(len, expected.values())) > 0, "the demo gives every role something to see"
 
 
-def test_cards_show_what_matters_and_never_the_residents_phone(browser, make_case):
+def test_cards_show_what_matters_and_never_the_residents_phone(login_as, make_case):
     case = make_case(title="单元门禁损坏无法关闭", phone="13912345678", priority="urgent")
-    page = browser("wangge01").get("/board/")
+    page = login_as("wangge01").get("/board/")
     card = card_html(page.text, case.id)
     for text in (case.number, "单元门禁损坏无法关闭", "设施维修", case.building.name, "1单元101", "紧急", "▲"):
         assert text in card
@@ -162,22 +156,22 @@ def test_cards_show_what_matters_and_never_the_residents_phone(browser, make_cas
     assert f'id="card-{case.id}"' in page.text and 'hx-target="this"' in card
 
 
-def test_show_more_loads_the_next_page_of_a_column(browser):
-    client = browser("jiedao")
+def test_show_more_loads_the_next_page_of_a_column(login_as):
+    client = login_as("jiedao")
     page = client.get("/board/")
     total = counts(page.text)["handler"]
     assert total > boards.PAGE_SIZE
     more = client.get("/board/columns/handler?page=2", headers={"HX-Request": "true"})
     assert more.status_code == 200
-    first, second = set(columns(page.text)["handler"]), set(int(x) for x in CARD_RE.findall(more.text))
+    first, second = set(columns(page.text)["handler"]), set(card_ids(more.text))
     assert len(second) == total - boards.PAGE_SIZE and not first & second
     assert client.get("/board/columns/nonsense?page=2").status_code == 404
     assert 'data-page="3"' in more.text or len(second) < boards.PAGE_SIZE
 
 
-def test_a_refresh_keeps_the_pages_opened_with_show_more(browser):
+def test_a_refresh_keeps_the_pages_opened_with_show_more(login_as):
     """The live board asks for the pages each column has open, so a change does not fold them away."""
-    client = browser("jiedao")
+    client = login_as("jiedao")
     headers = {"HX-Request": "true", "HX-Target": "board"}
     first = client.get("/board/", headers=headers)
     total = counts(first.text)["handler"]
@@ -186,7 +180,7 @@ def test_a_refresh_keeps_the_pages_opened_with_show_more(browser):
     shown = columns(refreshed.text)["handler"]
     more = client.get("/board/columns/handler?page=2", headers={"HX-Request": "true"})
     # The same cards as page 1 + "show more", in the same order, and the next button asks for page 3.
-    assert shown == columns(first.text)["handler"] + [int(x) for x in CARD_RE.findall(more.text)]
+    assert shown == columns(first.text)["handler"] + card_ids(more.text)
     assert len(shown) == min(total, 2 * boards.PAGE_SIZE)
     assert 'id="cards-handler" data-column="handler" data-pages="2"' in refreshed.text
     if total > 2 * boards.PAGE_SIZE:
@@ -197,35 +191,36 @@ def test_a_refresh_keeps_the_pages_opened_with_show_more(browser):
 
 
 @pytest.mark.parametrize("raw", ["handler:abc", "nosuch:2", "handler", ",,,", "handler:-1", "handler:2:3"])
-def test_unreadable_pages_are_ignored(browser, raw):
-    client = browser("jiedao")
+def test_unreadable_pages_are_ignored(login_as, raw):
+    client = login_as("jiedao")
     page = client.get("/board/", query_string={"pages": raw})
     assert page.status_code == 200
     assert len(columns(page.text)["handler"]) == boards.PAGE_SIZE
 
 
-def test_pages_are_capped(browser):
+def test_pages_are_capped(login_as):
     assert boards.parse_pages(user("jiedao"), "handler:999,new:0,triage:3") == {
         "handler": boards.MAX_PAGES, "new": 1, "triage": 3}
 
 
-def test_filters_live_in_the_url(browser, make_case):
+def test_filters_live_in_the_url(login_as, make_case):
     case = make_case(title="井盖缺失请尽快处理", category="safety", priority="emergency")
-    client = browser("wangge01")
+    client = login_as("wangge01")
     page = client.get("/board/?q=井盖缺失&priority=emergency")
     assert columns(page.text)["new"] == [case.id]
     # The poll keeps the filter, so a bookmarked board stays filtered.
-    assert re.search(r'id="board"[^>]*hx-get="/board/\?[^"]*priority=emergency', page.text)
+    hx_get = parse(page.text).find(id="board").get("hx-get")
+    assert hx_get.startswith("/board/?") and "priority=emergency" in hx_get
     other = client.get(f"/board/?q={case.number}&priority=normal")
     assert case.id not in sum(columns(other.text).values(), [])
 
 
-def test_overdue_only_filter(browser, make_case):
+def test_overdue_only_filter(login_as, make_case):
     late, fresh = make_case(title="超时案件"), make_case(title="未超时案件")
     late.stage_due_at = now() - dt.timedelta(hours=1)
     fresh.stage_due_at = now() + dt.timedelta(days=2)
     db.session.commit()
-    page = browser("wangge01").get("/board/?overdue=1")
+    page = login_as("wangge01").get("/board/?overdue=1")
     shown = sum(columns(page.text).values(), [])
     assert late.id in shown and fresh.id not in shown
     card = card_html(page.text, late.id)
@@ -237,9 +232,9 @@ def test_overdue_only_filter(browser, make_case):
 
 # ---- acting from a card ---------------------------------------------------------------------------
 
-def test_sign_from_a_card(browser, make_case):
+def test_sign_from_a_card(login_as, make_case):
     case = make_case()
-    client = browser("wangge01")
+    client = login_as("wangge01")
     assert f'hx-post="/board/cards/{case.id}/events/sign"' in card_html(client.get("/board/").text, case.id)
     response = client.post(f"/board/cards/{case.id}/events/sign", {"version": case.version}, htmx=True)
     assert response.status_code == 200
@@ -251,9 +246,9 @@ def test_sign_from_a_card(browser, make_case):
     assert (row.event, row.actor.username, row.from_status, row.to_status) == ("sign", "wangge01", "reported", "triage")
 
 
-def test_event_with_inputs_opens_an_inline_form_and_keeps_typed_input(browser, make_case):
+def test_event_with_inputs_opens_an_inline_form_and_keeps_typed_input(login_as, make_case):
     case = advance(make_case(), ("wangge01", "sign", {}))
-    client = browser("wangge01")
+    client = login_as("wangge01")
     form = client.get(f"/board/cards/{case.id}/events/dispatch_handler/form", headers={"HX-Request": "true"})
     assert form.status_code == 200 and 'class="kform"' in form.text and 'name="organisation"' in form.text
     before = snapshot(case.id)
@@ -278,10 +273,10 @@ def test_event_with_inputs_opens_an_inline_form_and_keeps_typed_input(browser, m
     ("wuye01", "handler", "report_done", {"note": "已维修"}, "resolved"),
     ("wuye01", "handler", "return_case", {"reason": "not_our_duty"}, "building_leader"),
 ])
-def test_each_card_action_writes_its_event(browser, make_case, who, setup, event, data, status):
+def test_each_card_action_writes_its_event(login_as, make_case, who, setup, event, data, status):
     case = at_leader(make_case) if setup == "leader" else at_handler(make_case)
     data = {k: (str(wanjia().id) if v == "WANJIA" else v) for k, v in data.items()}
-    client = browser(who)
+    client = login_as(who)
     # Forward events are buttons on the card; the others (return, ...) come with "更多…".
     shown = card_html(client.get("/board/").text, case.id) + client.get(f"/board/cards/{case.id}?actions=all").text
     assert f"/board/cards/{case.id}/events/{event}" in shown
@@ -293,12 +288,12 @@ def test_each_card_action_writes_its_event(browser, make_case, who, setup, event
     assert (row.event, row.actor.username) == (event, who)
 
 
-def test_buttons_come_from_the_policy(browser, make_case):
+def test_buttons_come_from_the_policy(login_as, make_case):
     case = at_leader(make_case)
     # The grid worker sees the case on the leader column but has nothing to press there.
-    card = card_html(browser("wangge01").get("/board/").text, case.id)
+    card = card_html(login_as("wangge01").get("/board/").text, case.id)
     assert "/events/" not in card and 'class="kcard-move"' not in card
-    leader = browser("louzhang01")
+    leader = login_as("louzhang01")
     leader_card = card_html(leader.get("/board/").text, case.id)
     for ev in ("hand_on", "resolve"):
         assert f"/events/{ev}/form" in leader_card
@@ -312,9 +307,9 @@ def test_buttons_come_from_the_policy(browser, make_case):
 
 # ---- drag and drop ("move to…") -------------------------------------------------------------------
 
-def test_drop_on_the_next_column_fires_the_event(browser, make_case):
+def test_drop_on_the_next_column_fires_the_event(login_as, make_case):
     case = make_case()
-    client = browser("wangge01")
+    client = login_as("wangge01")
     card = card_html(client.get("/board/").text, case.id)
     assert 'data-allowed="triage"' in card
     response = client.post(f"/board/cards/{case.id}/move", {"to": "triage", "version": case.version}, htmx=True)
@@ -326,9 +321,9 @@ def test_drop_on_the_next_column_fires_the_event(browser, make_case):
     assert snapshot(case.id)[0] == "building_leader" and events_of(case.id)[-1] == "dispatch"
 
 
-def test_drop_that_needs_input_opens_the_form_first(browser, make_case):
+def test_drop_that_needs_input_opens_the_form_first(login_as, make_case):
     case = at_handler(make_case, accepted=True)
-    client = browser("wuye01")
+    client = login_as("wuye01")
     card = card_html(client.get("/board/").text, case.id)
     assert 'data-allowed="done returned"' in card and 'data-form-targets="done returned"' in card
     before = snapshot(case.id)
@@ -349,9 +344,9 @@ def _assert_refused(response, *words):
         assert w in response.text
 
 
-def test_refused_drop_wrong_column(browser, make_case):
+def test_refused_drop_wrong_column(login_as, make_case):
     case = make_case()
-    client = browser("wangge01")
+    client = login_as("wangge01")
     before = snapshot(case.id)
     _assert_refused(client.post(f"/board/cards/{case.id}/move", {"to": "closed", "version": case.version}, htmx=True),
                     "不能把这件案件移到", "近7天办结")
@@ -362,24 +357,24 @@ def test_refused_drop_wrong_column(browser, make_case):
     assert snapshot(case.id) == before
 
 
-def test_refused_drop_wrong_role(browser, make_case):
+def test_refused_drop_wrong_role(login_as, make_case):
     case = at_leader(make_case)
     before = snapshot(case.id)
     # The grid worker sees the card in the leader column but cannot hand it on.
-    _assert_refused(browser("wangge01").post(f"/board/cards/{case.id}/move",
+    _assert_refused(login_as("wangge01").post(f"/board/cards/{case.id}/move",
                                              {"to": "handler", "version": case.version}, htmx=True), "不能把这件案件")
     # A handler of another organisation does not even see it.
-    assert browser("wuye02").post(f"/board/cards/{case.id}/move",
+    assert login_as("wuye02").post(f"/board/cards/{case.id}/move",
                                   {"to": "in_progress", "version": case.version}, htmx=True).status_code == 404
     assert snapshot(case.id) == before
 
 
-def test_refused_drop_stale_version(browser, make_case):
+def test_refused_drop_stale_version(login_as, make_case):
     case = make_case()
     seen = case.version
     advance(case, ("wangge01", "sign", {}))
     before = snapshot(case.id)
-    client = browser("wangge01")
+    client = login_as("wangge01")
     _assert_refused(client.post(f"/board/cards/{case.id}/move", {"to": "leader", "version": seen}, htmx=True),
                     "请刷新后再操作")
     # A stale drop onto a column whose event needs a form is refused too, before the form opens.
@@ -388,10 +383,10 @@ def test_refused_drop_stale_version(browser, make_case):
     assert snapshot(case.id) == before
 
 
-def test_drop_that_would_land_elsewhere_is_refused(browser, make_case):
+def test_drop_that_would_land_elsewhere_is_refused(login_as, make_case):
     """A call-back 'not solved' on a case no handler worked goes back to triage, not to the handler column."""
     case = advance(make_case(), ("wangge01", "sign", {}), ("wangge01", "resolve", {"note": "就地解决"}))
-    client = browser("wangge01")
+    client = login_as("wangge01")
     card = card_html(client.get("/board/").text, case.id)
     assert "handler" not in card.split('data-allowed="')[1].split('"')[0]
     before = snapshot(case.id)
@@ -403,11 +398,11 @@ def test_drop_that_would_land_elsewhere_is_refused(browser, make_case):
 
 # ---- bulk --------------------------------------------------------------------------------------------
 
-def test_grid_staff_sign_several_at_once(browser, make_case):
+def test_grid_staff_sign_several_at_once(login_as, make_case):
     a, b, c = make_case(title="批量一"), make_case(title="批量二"), make_case(title="批量三")
     stale = c.version
     advance(c, ("wangge01", "sign", {}))
-    response = browser("wangge01").post("/board/bulk/sign", {"cases": [f"{a.id}:{a.version}", f"{b.id}:{b.version}",
+    response = login_as("wangge01").post("/board/bulk/sign", {"cases": [f"{a.id}:{a.version}", f"{b.id}:{b.version}",
                                                                        f"{c.id}:{stale}"]}, htmx=True)
     assert response.status_code == 200
     assert response.headers["HX-Retarget"] == "#alerts" and response.headers["HX-Trigger"] == "board-refresh"
@@ -417,18 +412,18 @@ def test_grid_staff_sign_several_at_once(browser, make_case):
     assert events_of(c.id) == ["report", "sign"], "the stale one was not signed twice"
 
 
-def test_bulk_sign_ignores_cases_outside_scope(browser, make_case):
+def test_bulk_sign_ignores_cases_outside_scope(login_as, make_case):
     theirs = make_case(user("wangge04").grids[0].buildings[0], by="wangge04")
-    response = browser("wangge01").post("/board/bulk/sign", {"cases": [f"{theirs.id}:{theirs.version}"]}, htmx=True)
+    response = login_as("wangge01").post("/board/bulk/sign", {"cases": [f"{theirs.id}:{theirs.version}"]}, htmx=True)
     assert response.status_code == 409 and "不在您的辖区内" in response.text
     assert snapshot(theirs.id)[0] == "reported"
-    assert browser("wangge01").post("/board/bulk/sign", {}, htmx=True).status_code == 422
+    assert login_as("wangge01").post("/board/bulk/sign", {}, htmx=True).status_code == 422
 
 
-def test_supervisor_urges_several(browser, make_case):
+def test_supervisor_urges_several(login_as, make_case):
     a, b = make_case(title="催办一"), at_handler(make_case)
     closed = db.session.scalars(select(Case).where(Case.status == "closed", Case.community_id == a.community_id)).first()
-    client = browser("shequ01")
+    client = login_as("shequ01")
     page = client.get("/board/")
     assert 'form="board-bulk"' in card_html(page.text, a.id) and 'id="board-bulk"' in page.text
     before = snapshot(a.id)
@@ -440,16 +435,16 @@ def test_supervisor_urges_several(browser, make_case):
         row = db.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id.desc())).first()
         assert (row.kind, row.event, row.note, row.public, row.actor.username) == ("urge", "urge", "请今天内办结", False, "shequ01")
     assert snapshot(a.id)[:2] == before[:2], "an urge does not move the case"
-    assert browser("wangge01").post("/board/bulk/urge", {"cases": [f"{a.id}:1"]}, htmx=True).status_code == 403
+    assert login_as("wangge01").post("/board/bulk/urge", {"cases": [f"{a.id}:1"]}, htmx=True).status_code == 403
     # Another community's supervisor cannot urge it.
-    other = browser("shequ02").post("/board/bulk/urge", {"cases": [f"{a.id}:{a.version}"]}, htmx=True)
+    other = login_as("shequ02").post("/board/bulk/urge", {"cases": [f"{a.id}:{a.version}"]}, htmx=True)
     assert other.status_code == 409 and events_of(a.id).count("urge") == 1
 
 
 # ---- live: the conditional poll ----------------------------------------------------------------------
 
-def test_poll_answers_304_until_something_in_scope_changes(browser, make_case):
-    client = browser("wangge01")
+def test_poll_answers_304_until_something_in_scope_changes(login_as, make_case):
+    client = login_as("wangge01")
     headers = {"HX-Request": "true", "HX-Target": "board"}
     first = client.get("/board/", headers=headers)
     tag = first.headers["ETag"]
@@ -471,17 +466,17 @@ def test_poll_answers_304_until_something_in_scope_changes(browser, make_case):
     assert case.id in columns(changed.text)["triage"]
 
 
-def test_two_changes_in_the_same_second_both_show(browser, make_case):
+def test_two_changes_in_the_same_second_both_show(login_as, make_case):
     a, b = make_case(), make_case()
-    client = browser("wangge01")
+    client = login_as("wangge01")
     advance(a, ("wangge01", "sign", {}))
     tag = client.get("/board/").headers["ETag"]
     advance(b, ("wangge01", "sign", {}))  # same updated_at second, same count, same max id
     assert client.get("/board/", headers={"If-None-Match": tag}).status_code == 200
 
 
-def test_etag_depends_on_filters_and_language(browser):
-    client = browser("wangge01")
+def test_etag_depends_on_filters_and_language(login_as):
+    client = login_as("wangge01")
     plain = client.get("/board/").headers["ETag"]
     assert client.get("/board/?priority=urgent").headers["ETag"] != plain
     client.post("/lang/en", {"next": "/board/"})
@@ -514,7 +509,7 @@ def _bulk_cases(grid: Grid, building: Building, n: int) -> None:
     db.session.commit()
 
 
-def test_board_costs_the_same_number_of_queries_for_10_and_500_cases(app, browser, query_counter):
+def test_board_costs_the_same_number_of_queries_for_10_and_500_cases(app, login_as, query_counter):
     grid = db.session.scalars(select(Grid).order_by(Grid.id)).first()
     building = Building(grid=grid, name="测速楼", address="测速路1号",
                         property_company_id=grid.buildings[0].property_company_id)
@@ -525,7 +520,7 @@ def test_board_costs_the_same_number_of_queries_for_10_and_500_cases(app, browse
     db.session.add_all([fresh_grid, building, staff])
     db.session.commit()
     _bulk_cases(fresh_grid, building, 10)
-    client = browser("cesu01")
+    client = login_as("cesu01")
     with query_counter as small:
         page = client.get("/board/")
     assert sum(counts(page.text).values()) == 10
@@ -543,13 +538,13 @@ def test_board_costs_the_same_number_of_queries_for_10_and_500_cases(app, browse
     assert poll.count <= 3
 
 
-def test_columns_sort_by_due_time(browser, make_case):
+def test_columns_sort_by_due_time(login_as, make_case):
     """sort=due puts the soonest stage due time first; the default is the longest waiting first."""
     first, second = make_case(title="先到"), make_case(title="后到")
     first.stage_due_at = now() + dt.timedelta(days=3)
     second.stage_due_at = now() + dt.timedelta(hours=1)
     db.session.commit()
-    client = browser("wangge01")
+    client = login_as("wangge01")
     default = columns(client.get("/board/?q=SX-&category=").text)["new"]
     assert default.index(first.id) < default.index(second.id)
     by_due = columns(client.get("/board/?sort=due").text)["new"]

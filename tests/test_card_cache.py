@@ -17,7 +17,7 @@ import time_machine
 from flask import render_template
 from sqlalchemy import update
 
-from test_boards import CARD_RE, at_handler, card_html, columns, version_of, wanjia
+from test_boards import at_handler, card_html, card_ids, columns, version_of, wanjia
 from casework.boards import cards
 from casework.boards.views import card_words
 from casework.services.boards import CardView, MoveOption, Names
@@ -48,10 +48,6 @@ def board(client) -> str:
     page = client.get("/board/")
     assert page.status_code == 200
     return page.text
-
-
-def card_ids(html: str) -> list[int]:
-    return [int(i) for i in CARD_RE.findall(html)]
 
 
 def counters() -> tuple[int, int]:

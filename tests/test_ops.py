@@ -211,8 +211,8 @@ def sqlite_app(tmp_path):
 
 
 def _login_form(client) -> str:
-    from conftest import CSRF_RE
-    return CSRF_RE.search(client.get("/login").text).group(1)
+    from case_steps import csrf_token
+    return csrf_token(client.get("/login").text)
 
 
 @pytest.mark.parametrize("htmx", [False, True])

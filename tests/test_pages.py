@@ -1,22 +1,21 @@
 """Log in, log out, the landing redirect, the language switch, and the headers every page carries."""
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from case_steps import browser
+from case_steps import parse
+
 
 DEMO_USERS = ["admin", "jiedao", "shequ01", "wangge01", "wangge02", "louzhang01", "wuye01", "hehuo01"]
 
 
 def _html_lang(html: str) -> str:
-    return re.search(r'<html lang="([^"]+)"', html).group(1)
+    return parse(html).find("html").get("lang")
 
 
 @pytest.mark.parametrize("name", DEMO_USERS)
-def test_home_sends_each_user_to_their_work_list(app, session, name):
-    client = browser(app, name)
+def test_home_sends_each_user_to_their_work_list(app, session, name, login_as):
+    client = login_as(name)
     home = client.get("/")
     assert home.status_code == 302
     page = client.get(home.headers["Location"])
@@ -25,8 +24,8 @@ def test_home_sends_each_user_to_their_work_list(app, session, name):
     assert page.headers["Cache-Control"] == "no-store"
 
 
-def test_anonymous_visitor_is_sent_to_login(app, session):
-    client = browser(app)
+def test_anonymous_visitor_is_sent_to_login(app, session, login_as):
+    client = login_as()
     assert client.get("/").headers["Location"].endswith("/login")
     response = client.get("/cases/42")
     assert response.status_code == 302 and "/login?next=" in response.headers["Location"]
@@ -34,8 +33,8 @@ def test_anonymous_visitor_is_sent_to_login(app, session):
     assert page.status_code == 200 and 'name="username"' in page.text and 'name="password"' in page.text
 
 
-def test_wrong_password_is_422_with_a_message_and_the_username_kept(app, session):
-    client = browser(app)
+def test_wrong_password_is_422_with_a_message_and_the_username_kept(app, session, login_as):
+    client = login_as()
     response = client.post("/login", {"username": "wangge01", "password": "wrong", "csrf_token": client.csrf()})
     assert response.status_code == 422
     assert "用户名或密码不正确。" in response.text
@@ -50,14 +49,14 @@ def test_wrong_password_is_422_with_a_message_and_the_username_kept(app, session
     assert "请输入用户名。" in response.text and "请输入密码。" in response.text
 
 
-def test_login_without_csrf_token_is_a_readable_400(app, session):
-    client = browser(app)
+def test_login_without_csrf_token_is_a_readable_400(app, session, login_as):
+    client = login_as()
     response = client.post("/login", {"username": "wangge01", "password": "demo"}, csrf=False)
     assert response.status_code == 400 and "安全校验失败" in response.text
 
 
-def test_logout_is_a_post_and_ends_the_session(app, session):
-    client = browser(app, "wangge01")
+def test_logout_is_a_post_and_ends_the_session(app, session, login_as):
+    client = login_as("wangge01")
     assert client.get("/logout").status_code == 405
     assert client.get("/cases/").status_code == 200
     response = client.post("/logout")
@@ -77,8 +76,8 @@ def test_logout_is_a_post_and_ends_the_session(app, session):
     ("javascript:alert(1)", False),
     ("", False),
 ])
-def test_login_follows_next_only_to_same_site_paths(app, session, target, followed):
-    client = browser(app)
+def test_login_follows_next_only_to_same_site_paths(app, session, target, followed, login_as):
+    client = login_as()
     response = client.post("/login", {"username": "wangge01", "password": "demo", "csrf_token": client.csrf()},
                            query_string={"next": target})
     assert response.status_code == 302
@@ -90,8 +89,8 @@ def test_login_follows_next_only_to_same_site_paths(app, session, target, follow
         assert location.startswith("/") and not location.startswith("//")
 
 
-def test_language_switch_to_english_and_back(app, session):
-    client = browser(app, "wangge01")
+def test_language_switch_to_english_and_back(app, session, login_as):
+    client = login_as("wangge01")
     page = client.get("/cases/")
     assert _html_lang(page.text) == "zh-CN" and ">English</button>" in page.text
     response = client.post("/lang/en", {"next": "/cases/?status=triage"})
@@ -106,8 +105,8 @@ def test_language_switch_to_english_and_back(app, session):
     assert _html_lang(page.text) == "zh-CN" and ">English</button>" in page.text
 
 
-def test_language_switch_ignores_unknown_languages_and_foreign_next(app, session):
-    client = browser(app)
+def test_language_switch_ignores_unknown_languages_and_foreign_next(app, session, login_as):
+    client = login_as()
     response = client.post("/lang/fr", {"next": "https://evil.example/"})
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert _html_lang(client.get("/login").text) == "zh-CN"
@@ -116,8 +115,8 @@ def test_language_switch_ignores_unknown_languages_and_foreign_next(app, session
     assert _html_lang(client.get("/login").text) == "en"
 
 
-def test_security_headers_on_every_page(app, session):
-    client = browser(app, "wangge01")
+def test_security_headers_on_every_page(app, session, login_as):
+    client = login_as("wangge01")
     for url in ("/login", "/cases/", "/intake/new"):
         response = client.get(url)
         csp = response.headers["Content-Security-Policy"]

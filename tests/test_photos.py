@@ -12,7 +12,7 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from case_steps import browser, case_in, user
+from case_steps import case_in, user
 from casework.config import ROOT
 from casework.extensions import db
 from casework.models import Attachment, Case
@@ -37,11 +37,11 @@ def png_header_only(width: int, height: int) -> bytes:
 
 # Through the resident's form --------------------------------------------------------------------
 
-def test_png_with_exif_gps_is_stored_without_it(app, session):
+def test_png_with_exif_gps_is_stored_without_it(app, session, login_as):
     original = image_bytes("PNG", gps=True)
     with Image.open(io.BytesIO(original)) as check:  # the upload really carries GPS
         assert check.getexif().get_ifd(GPS_IFD)[1] == "N"
-    case = submit(browser(app), photos=[upload(original, "家门口-定位.png")])
+    case = submit(login_as(), photos=[upload(original, "家门口-定位.png")])
     att = case.attachments[0]
     path = stored(att)
     data = path.read_bytes()
@@ -127,15 +127,15 @@ def test_big_images_are_scaled_down(app, session):
 # Staff: thumbnails, downloads and "after" photos ------------------------------------------------
 
 @pytest.fixture
-def case_with_photo(app, session):
-    return submit(browser(app), photos=[upload(image_bytes("PNG"), "a.png")])
+def case_with_photo(app, session, login_as):
+    return submit(login_as(), photos=[upload(image_bytes("PNG"), "a.png")])
 
 
 @pytest.mark.parametrize("username", ["wangge01", "shequ01", "jiedao"])
-def test_staff_in_scope_see_thumbnails_and_download(app, case_with_photo, username):
+def test_staff_in_scope_see_thumbnails_and_download(app, case_with_photo, username, login_as):
     case = case_with_photo
     att = case.attachments[0]
-    staff = browser(app, username)
+    staff = login_as(username)
     page = staff.get(f"/cases/{case.id}").text
     assert f"/cases/{case.id}/photos/{att.id}/thumb" in page and "上报照片" in page
     status, mimetype, data = fetch(staff, f"/cases/{case.id}/photos/{att.id}")
@@ -147,31 +147,31 @@ def test_staff_in_scope_see_thumbnails_and_download(app, case_with_photo, userna
 
 
 @pytest.mark.parametrize("username", ["wangge02", "shequ02", "wuye02", "hehuo01", "louzhang04"])
-def test_photo_download_outside_scope_is_404(app, case_with_photo, username):
+def test_photo_download_outside_scope_is_404(app, case_with_photo, username, login_as):
     case = case_with_photo
     att = case.attachments[0]
-    outsider = browser(app, username)
+    outsider = login_as(username)
     for url in (f"/cases/{case.id}/photos/{att.id}", f"/cases/{case.id}/photos/{att.id}/thumb"):
         status, _, data = fetch(outsider, url)
         assert status == 404 and data != stored(att).read_bytes()
 
 
-def test_photo_through_another_case_id_is_404(app, case_with_photo):
-    other = submit(browser(app))
+def test_photo_through_another_case_id_is_404(app, case_with_photo, login_as):
+    other = submit(login_as())
     att = case_with_photo.attachments[0]
-    status, _, _ = fetch(browser(app, "wangge01"), f"/cases/{other.id}/photos/{att.id}")
+    status, _, _ = fetch(login_as("wangge01"), f"/cases/{other.id}/photos/{att.id}")
     assert status == 404
 
 
-def test_photo_download_needs_login(app, case_with_photo):
+def test_photo_download_needs_login(app, case_with_photo, login_as):
     att = case_with_photo.attachments[0]
-    response = browser(app).get(f"/cases/{case_with_photo.id}/photos/{att.id}")
+    response = login_as().get(f"/cases/{case_with_photo.id}/photos/{att.id}")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def test_handler_adds_after_photos_and_others_cannot(app, session):
+def test_handler_adds_after_photos_and_others_cannot(app, session, login_as):
     case = case_in("handling", building_of())
-    wuye = browser(app, "wuye01")
+    wuye = login_as("wuye01")
     page = wuye.get(f"/cases/{case.id}").text
     assert "上传完工照片" in page
     response = wuye.post(f"/cases/{case.id}/photos", {"photos": [upload(image_bytes("JPEG"), "done.jpg", "image/jpeg")]},
@@ -187,22 +187,22 @@ def test_handler_adds_after_photos_and_others_cannot(app, session):
                          headers={"HX-Request": "true"})
     assert big.status_code == 413 and "超过 5 MB" in big.text
 
-    grid_staff = browser(app, "wangge01")
+    grid_staff = login_as("wangge01")
     assert "上传完工照片" not in grid_staff.get(f"/cases/{case.id}").text
     refused = grid_staff.post(f"/cases/{case.id}/photos", {"photos": [upload(image_bytes("JPEG"), "x.jpg", "image/jpeg")]},
                               htmx=True)
     assert refused.status_code == 409
-    other_org = browser(app, "wuye02")
+    other_org = login_as("wuye02")
     assert other_org.post(f"/cases/{case.id}/photos", {"photos": [upload(image_bytes("JPEG"), "x.jpg", "image/jpeg")]},
                           htmx=True).status_code == 404
     db.session.expire_all()
     assert len(db.session.get(Case, case.id).attachments) == 1
 
 
-def test_missing_file_on_disk_is_404_not_500(app, case_with_photo):
+def test_missing_file_on_disk_is_404_not_500(app, case_with_photo, login_as):
     att = case_with_photo.attachments[0]
     stored(att).unlink()
-    status, _, _ = fetch(browser(app, "wangge01"), f"/cases/{case_with_photo.id}/photos/{att.id}")
+    status, _, _ = fetch(login_as("wangge01"), f"/cases/{case_with_photo.id}/photos/{att.id}")
     assert status == 404
 
 
@@ -242,7 +242,7 @@ def test_photos_of_a_transaction_that_does_not_commit_leave_no_files(app, sessio
     assert count_photos(case) == 0
 
 
-def test_failed_commit_of_a_report_leaves_no_files(app, session, monkeypatch):
+def test_failed_commit_of_a_report_leaves_no_files(app, session, monkeypatch, login_as):
     """A report whose final commit fails answers with the error page and leaves no case and no file."""
     real_submit = residents.submit_report
 
@@ -255,7 +255,7 @@ def test_failed_commit_of_a_report_leaves_no_files(app, session, monkeypatch):
     cases, files = db.session.scalar(select(func.count()).select_from(Case)), files_on_disk(app)
     data = report_form()
     data["photos"] = [upload(image_bytes("PNG"), "a.png"), upload(image_bytes("PNG"), "b.png")]
-    response = browser(app).post("/report", data)
+    response = login_as().post("/report", data)
     assert response.status_code == 500 and "系统暂时出了问题" in response.text
     assert db.session.scalar(select(func.count()).select_from(Case)) == cases
     assert files_on_disk(app) == files

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, or_, select
 
-from case_steps import browser, case_in, seen_version, user
+from case_steps import case_in, seen_version, user
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Organisation, User
 from casework.services import photos, residents, transitions
@@ -30,10 +30,10 @@ def press(client, case_id: int, event: str, **fields):
 
 # The tracking page -----------------------------------------------------------------------------
 
-def test_tracking_page_shows_no_staff_names_numbers_or_notes(app, session):
-    resident = browser(app)
+def test_tracking_page_shows_no_staff_names_numbers_or_notes(app, session, login_as):
+    resident = login_as()
     case = submit(resident, photos=[upload(image_bytes("PNG"), "a.png")])
-    wangge, louzhang, wuye = browser(app, "wangge01"), browser(app, "louzhang01"), browser(app, "wuye01")
+    wangge, louzhang, wuye = login_as("wangge01"), login_as("louzhang01"), login_as("wuye01")
     wanjia = user("wuye01").organisation
     press(wangge, case.id, "sign")
     press(wangge, case.id, "dispatch")
@@ -70,11 +70,11 @@ def test_tracking_page_shows_no_staff_names_numbers_or_notes(app, session):
     assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
-def test_public_timeline_is_only_public_rows(app, session):
+def test_public_timeline_is_only_public_rows(app, session, login_as):
     case = case_in("triage", building_of())
     transitions.add_event(user("wangge01"), case, "urge", "urge", public=False)
     db.session.commit()
-    html = browser(app).get(f"/track/{case.tracking_code}").text
+    html = login_as().get(f"/track/{case.tracking_code}").text
     public_rows = db.session.scalar(select(func.count()).select_from(CaseEvent).where(
         CaseEvent.case_id == case.id, CaseEvent.public.is_(True)))
     assert public_rows == len(case.events) - 1
@@ -85,9 +85,9 @@ def test_public_timeline_is_only_public_rows(app, session):
 # Show number -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("username", ["wangge01", "shequ01", "jiedao"])
-def test_show_number_reveals_and_records(app, session, username):
-    case = submit(browser(app))
-    staff = browser(app, username)
+def test_show_number_reveals_and_records(app, session, username, login_as):
+    case = submit(login_as())
+    staff = login_as(username)
     page = staff.get(f"/cases/{case.id}").text
     assert "139****4321" in page and "13987654321" not in page
     assert "查看完整号码" in page and f"/cases/{case.id}/phone" in page
@@ -106,9 +106,9 @@ def test_show_number_reveals_and_records(app, session, username):
 
 @pytest.mark.parametrize(("username", "status"), [("louzhang01", 403), ("wuye01", 403), ("wangge02", 404),
                                                    ("shequ02", 404), ("hehuo01", 404)])
-def test_show_number_refused_to_others(app, session, username, status):
+def test_show_number_refused_to_others(app, session, username, status, login_as):
     case = case_in("handling", building_of(), organisation=user("wuye01").organisation)
-    staff = browser(app, username)
+    staff = login_as(username)
     if status == 403:
         page = staff.get(f"/cases/{case.id}").text
         assert "查看完整号码" not in page and "138****1234" in page
@@ -119,9 +119,9 @@ def test_show_number_refused_to_others(app, session, username, status):
         CaseEvent.case_id == case.id, CaseEvent.event == "reveal_phone")) == 0
 
 
-def test_show_number_needs_csrf(app, session):
-    case = submit(browser(app))
-    response = browser(app, "wangge01").post(f"/cases/{case.id}/phone", csrf=False)
+def test_show_number_needs_csrf(app, session, login_as):
+    case = submit(login_as())
+    response = login_as("wangge01").post(f"/cases/{case.id}/phone", csrf=False)
     assert response.status_code == 400 and "13987654321" not in response.text
 
 
@@ -143,7 +143,7 @@ def _purge(app, *args) -> str:
     return result.output
 
 
-def test_purge_erases_only_old_closed_reporters(app, session):
+def test_purge_erases_only_old_closed_reporters(app, session, login_as):
     building = building_of()
     old = _close(case_in("resolved", building), days_ago=800)
     old_id, old_title, old_sat = old.id, old.title, old.satisfaction
@@ -170,7 +170,7 @@ def test_purge_erases_only_old_closed_reporters(app, session):
     # Idempotent: a second run finds nothing more.
     assert "from 0 case(s)" in _purge(app)
     # The staff page of the purged case still opens, with no name and no number.
-    page = browser(app, "wangge01").get(f"/cases/{old_id}").text
+    page = login_as("wangge01").get(f"/cases/{old_id}").text
     assert "王女士" not in page and "138****1234" not in page and "查看完整号码" not in page
 
 
@@ -183,10 +183,10 @@ def test_purge_with_a_shorter_period_and_bad_value(app, session):
     assert result.exit_code != 0
 
 
-def _worked_case(app, *, resident_photos: int = 2, handler_photo: bool = True) -> Case:
+def _worked_case(login_as, *, resident_photos: int = 2, handler_photo: bool = True) -> Case:
     """A resident's report with photos, worked by the property company (with an "after" photo) to resolved."""
-    case = submit(browser(app), photos=[upload(image_bytes("PNG"), f"{i}.png") for i in range(resident_photos)])
-    wangge, wuye = browser(app, "wangge01"), browser(app, "wuye01")
+    case = submit(login_as(), photos=[upload(image_bytes("PNG"), f"{i}.png") for i in range(resident_photos)])
+    wangge, wuye = login_as("wangge01"), login_as("wuye01")
     press(wangge, case.id, "sign")
     press(wangge, case.id, "dispatch_handler", organisation=str(user("wuye01").organisation_id))
     press(wuye, case.id, "accept")
@@ -203,9 +203,9 @@ def _files(attachments) -> list[Path]:
     return [photos.path_of(a.stored_name, thumb) for a in attachments for thumb in (False, True)]
 
 
-def test_purge_erases_the_residents_photos_and_keeps_the_handlers(app, session):
-    old = _close(_worked_case(app), days_ago=800)
-    recent = _close(_worked_case(app, resident_photos=1, handler_photo=False), days_ago=10)
+def test_purge_erases_the_residents_photos_and_keeps_the_handlers(app, session, login_as):
+    old = _close(_worked_case(login_as), days_ago=800)
+    recent = _close(_worked_case(login_as, resident_photos=1, handler_photo=False), days_ago=10)
     old_id, code = old.id, old.tracking_code
     resident_photos = [a for a in old.attachments if a.stage == "before"]
     handler_photo, = [a for a in old.attachments if a.stage == "after"]
@@ -224,19 +224,19 @@ def test_purge_erases_the_residents_photos_and_keeps_the_handlers(app, session):
     assert len(db.session.get(Case, recent.id).attachments) == 1
 
     # Both pages still open, with the handler's photo and no trace of the erased ones.
-    staff = browser(app, "wangge01")
+    staff = login_as("wangge01")
     page = staff.get(f"/cases/{old_id}")
     assert page.status_code == 200
     assert "完工照片" in page.text and "上报照片" not in page.text
     assert f"/cases/{old_id}/photos/{handler_photo.id}/thumb" in page.text
-    tracking = browser(app).get(f"/track/{code}")
+    tracking = login_as().get(f"/track/{code}")
     assert tracking.status_code == 200
     assert "处理后的照片" in tracking.text and "您上传的照片" not in tracking.text
     assert f"/track/{code}/photos/{handler_photo.id}/thumb" in tracking.text
     for att_id in erased_ids:
         assert f"/photos/{att_id}" not in page.text and f"/photos/{att_id}" not in tracking.text
         assert staff.get(f"/cases/{old_id}/photos/{att_id}/thumb").status_code == 404
-        assert browser(app).get(f"/track/{code}/photos/{att_id}").status_code == 404
+        assert login_as().get(f"/track/{code}/photos/{att_id}").status_code == 404
 
     # Idempotent: a second run erases nothing more.
     again = _purge(app)
@@ -244,9 +244,9 @@ def test_purge_erases_the_residents_photos_and_keeps_the_handlers(app, session):
     assert all(p.is_file() for p in handler_files + recent_files)
 
 
-def test_purge_counts_a_case_whose_name_is_already_gone(app, session):
+def test_purge_counts_a_case_whose_name_is_already_gone(app, session, login_as):
     """Cases purged before photos were erased too still lose their photos, and count once."""
-    old = _close(_worked_case(app, handler_photo=False), days_ago=800)
+    old = _close(_worked_case(login_as, handler_photo=False), days_ago=800)
     old.reporter_name = old.reporter_phone = None
     db.session.commit()
     files = _files(old.attachments)
@@ -255,8 +255,8 @@ def test_purge_counts_a_case_whose_name_is_already_gone(app, session):
     assert not any(p.exists() for p in files)
 
 
-def test_purge_deletes_photo_files_only_when_its_commit_succeeds(app, session):
-    old = _close(_worked_case(app, handler_photo=False), days_ago=800)
+def test_purge_deletes_photo_files_only_when_its_commit_succeeds(app, session, login_as):
+    old = _close(_worked_case(login_as, handler_photo=False), days_ago=800)
     files = _files(old.attachments)
     purged = residents.purge_personal_data(app.config["RETENTION_DAYS"])
     assert purged.photos == 2

@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from case_steps import browser, case_in, seen_version, user
+from case_steps import case_in, parse, seen_version, user
 from conftest import Client, FreshContextClient
 from casework.extensions import db, limiter
 from casework.models import Attachment, Case, CaseEvent
@@ -38,8 +38,8 @@ def fire_as(client, case: Case, event: str, **fields):
 
 # The report form -------------------------------------------------------------------------------
 
-def test_report_form_is_public_phone_first_and_explains_consent(app, session):
-    resident = browser(app)
+def test_report_form_is_public_phone_first_and_explains_consent(app, session, login_as):
+    resident = login_as()
     page = resident.get("/report")
     assert page.status_code == 200
     html = page.text
@@ -54,8 +54,8 @@ def test_report_form_is_public_phone_first_and_explains_consent(app, session):
     assert "主导航" not in html  # no staff navigation for residents
 
 
-def test_building_choice_narrows_by_community_and_search(app, session):
-    resident = browser(app)
+def test_building_choice_narrows_by_community_and_search(app, session, login_as):
+    resident = login_as()
     b = building_of("wangge01")
     fragment = resident.get(f"/report/buildings?community_id={b.grid.community_id}",
                             headers={"HX-Request": "true"})
@@ -68,9 +68,9 @@ def test_building_choice_narrows_by_community_and_search(app, session):
 
 # The whole story -------------------------------------------------------------------------------
 
-def test_report_track_work_confirm_closed(app, session):
+def test_report_track_work_confirm_closed(app, session, login_as):
     """Report → tracking code → status visible → staff work → resident confirms with a rating → closed."""
-    resident = browser(app)
+    resident = login_as()
     data = report_form()
     data["photos"] = [upload(image_bytes("PNG"), "灯.png")]
     response = resident.post("/report", data)
@@ -94,7 +94,7 @@ def test_report_track_work_confirm_closed(app, session):
     assert qr.status_code == 200 and qr.mimetype == "image/svg+xml" and qr.data.startswith(b"<svg")
 
     # Staff work the case: sign, dispatch to the property company, accept, add an after photo, report done.
-    wangge, wuye = browser(app, "wangge01"), browser(app, "wuye01")
+    wangge, wuye = login_as("wangge01"), login_as("wuye01")
     wanjia = user("wuye01").organisation
     assert fire_as(wangge, case, "sign").status_code == 200
     assert fire_as(wangge, case, "dispatch_handler", organisation=str(wanjia.id)).status_code == 200
@@ -111,7 +111,7 @@ def test_report_track_work_confirm_closed(app, session):
                                                               Attachment.stage == "after")).one()
     status, mimetype, _ = fetch(resident, f"/track/{code}/photos/{after_photo.id}/thumb")
     assert status == 200 and mimetype == "image/jpeg"
-    version = int(re.search(r'name="version" value="(\d+)"', page.text).group(1))
+    version = int(parse(page.text).find("input", name="version").get("value"))
 
     done = resident.post(f"/track/{code}/confirm", {"satisfaction": "satisfied", "comment": "修得很快，谢谢",
                                                      "version": version})
@@ -132,9 +132,9 @@ def test_report_track_work_confirm_closed(app, session):
     assert db.session.get(Case, case.id).satisfaction == "satisfied"
 
 
-def test_not_fixed_reopens_to_handling(app, session):
+def test_not_fixed_reopens_to_handling(app, session, login_as):
     case = case_in("resolved", building_of(), organisation=user("wuye01").organisation)
-    resident = browser(app)
+    resident = login_as()
     page = resident.get(f"/track/{case.tracking_code}")
     assert "还没有解决" in page.text
 
@@ -153,15 +153,15 @@ def test_not_fixed_reopens_to_handling(app, session):
     page = resident.get(f"/track/{case.tracking_code}").text
     assert "您反馈未解决" in page and "问题解决了吗" not in page
     # The same handler organisation sees it again.
-    assert browser(app, "wuye01").get(f"/cases/{case.id}").status_code == 200
+    assert login_as("wuye01").get(f"/cases/{case.id}").status_code == 200
 
 
-def test_staff_callback_first_then_resident_is_refused_readably(app, session):
+def test_staff_callback_first_then_resident_is_refused_readably(app, session, login_as):
     case = case_in("resolved", building_of())
-    resident = browser(app)
+    resident = login_as()
     seen = resident.get(f"/track/{case.tracking_code}")
-    version = int(re.search(r'name="version" value="(\d+)"', seen.text).group(1))
-    wangge = browser(app, "wangge01")
+    version = int(parse(seen.text).find("input", name="version").get("value"))
+    wangge = login_as("wangge01")
     assert fire_as(wangge, case, "close", satisfaction="basically_satisfied", note="电话回访：已修好").status_code == 200
 
     late = resident.post(f"/track/{case.tracking_code}/confirm", {"satisfaction": "dissatisfied", "version": version})
@@ -174,9 +174,9 @@ def test_staff_callback_first_then_resident_is_refused_readably(app, session):
     assert again.status_code == 409
 
 
-def test_confirm_needs_a_rating_and_keeps_the_comment(app, session):
+def test_confirm_needs_a_rating_and_keeps_the_comment(app, session, login_as):
     case = case_in("resolved", building_of())
-    resident = browser(app)
+    resident = login_as()
     response = resident.post(f"/track/{case.tracking_code}/confirm",
                              {"satisfaction": "", "comment": "师傅态度很好", "version": case.version})
     assert response.status_code == 422
@@ -188,9 +188,9 @@ def test_confirm_needs_a_rating_and_keeps_the_comment(app, session):
     assert db.session.get(Case, case.id).status == "resolved"
 
 
-def test_confirm_on_a_case_still_in_progress_is_refused(app, session):
+def test_confirm_on_a_case_still_in_progress_is_refused(app, session, login_as):
     case = case_in("handling", building_of())
-    resident = browser(app)
+    resident = login_as()
     page = resident.get(f"/track/{case.tracking_code}")
     assert "问题解决了吗" not in page.text
     response = resident.post(f"/track/{case.tracking_code}/confirm", {"satisfaction": "satisfied",
@@ -210,8 +210,8 @@ MISSING = [
 
 
 @pytest.mark.parametrize(("field", "message"), MISSING, ids=[f for f, _ in MISSING])
-def test_missing_field_is_named_and_the_rest_is_kept(app, session, field, message):
-    resident = browser(app)
+def test_missing_field_is_named_and_the_rest_is_kept(app, session, field, message, login_as):
+    resident = login_as()
     before = count_cases()
     data = report_form(**{field: None})
     response = resident.post("/report", data)
@@ -225,8 +225,8 @@ def test_missing_field_is_named_and_the_rest_is_kept(app, session, field, messag
 
 
 @pytest.mark.parametrize("phone", ["12345", "23812345678", "1381234567", "138123456789", "138-abcd-5678"])
-def test_bad_mobile_number(app, session, phone):
-    resident = browser(app)
+def test_bad_mobile_number(app, session, phone, login_as):
+    resident = login_as()
     before = count_cases()
     response = resident.post("/report", report_form(reporter_phone=phone))
     assert response.status_code == 422
@@ -235,20 +235,20 @@ def test_bad_mobile_number(app, session, phone):
     assert count_cases() == before
 
 
-def test_mobile_number_with_country_code_is_accepted(app, session):
-    case = submit(browser(app), reporter_phone="+86 138-1234-5678")
+def test_mobile_number_with_country_code_is_accepted(app, session, login_as):
+    case = submit(login_as(), reporter_phone="+86 138-1234-5678")
     assert case.reporter_phone == "13812345678"
 
 
-def test_building_must_belong_to_the_chosen_community(app, session):
+def test_building_must_belong_to_the_chosen_community(app, session, login_as):
     other = building_of("wangge04")  # a building of 溪畔社区
     data = report_form(community_id=str(building_of().grid.community_id), building_id=str(other.id))
-    response = browser(app).post("/report", data)
+    response = login_as().post("/report", data)
     assert response.status_code == 422 and "不属于所选社区" in response.text
 
 
-def test_six_megabyte_photo_is_413_with_the_form_kept(app, session):
-    resident = browser(app)
+def test_six_megabyte_photo_is_413_with_the_form_kept(app, session, login_as):
+    resident = login_as()
     before, files = count_cases(), count_files(app)
     data = report_form()
     big = b"\xff\xd8\xff\xe0" + b"\0" * (6 * 1024 * 1024)
@@ -260,8 +260,8 @@ def test_six_megabyte_photo_is_413_with_the_form_kept(app, session):
     assert count_cases() == before and count_files(app) == files
 
 
-def test_html_renamed_jpg_is_refused(app, session):
-    resident = browser(app)
+def test_html_renamed_jpg_is_refused(app, session, login_as):
+    resident = login_as()
     before, files = count_cases(), count_files(app)
     data = report_form()
     data["photos"] = [upload(b"<html><body><script>alert(1)</script></body></html>", "photo.jpg", "image/jpeg")]
@@ -272,23 +272,23 @@ def test_html_renamed_jpg_is_refused(app, session):
     assert count_cases() == before and count_files(app) == files
 
 
-def test_at_most_three_photos(app, session):
+def test_at_most_three_photos(app, session, login_as):
     data = report_form()
     data["photos"] = [upload(image_bytes("PNG"), f"{i}.png") for i in range(4)]
-    response = browser(app).post("/report", data)
+    response = login_as().post("/report", data)
     assert response.status_code == 422 and "最多上传 3 张照片" in response.text
 
 
-def test_request_over_the_upload_limit_is_a_readable_413(app, session):
+def test_request_over_the_upload_limit_is_a_readable_413(app, session, login_as):
     data = report_form()
     data["photos"] = [upload(b"\0" * (6 * 1024 * 1024), f"{i}.jpg", "image/jpeg") for i in range(3)]
-    response = post_multipart(browser(app), "/report", data)
+    response = post_multipart(login_as(), "/report", data)
     assert response.status_code == 413
     assert "每张照片不能超过 5 MB" in response.text or "超过 5 MB" in response.text
 
 
-def test_report_without_csrf_token_is_refused(app, session):
-    resident = browser(app)
+def test_report_without_csrf_token_is_refused(app, session, login_as):
+    resident = login_as()
     before = count_cases()
     response = resident.post("/report", report_form(), csrf=False)
     assert response.status_code == 400 and count_cases() == before
@@ -296,8 +296,8 @@ def test_report_without_csrf_token_is_refused(app, session):
 
 # Rate limit ------------------------------------------------------------------------------------
 
-def test_rate_limit_answers_429_readably(app, session, two_reports_a_minute):
-    resident = browser(app)
+def test_rate_limit_answers_429_readably(app, session, two_reports_a_minute, login_as):
+    resident = login_as()
     if two_reports_a_minute == "redis":
         assert type(limiter.storage).__name__ == "RedisStorage"
     here = {"environ_base": {"REMOTE_ADDR": "203.0.113.7"}}
@@ -315,11 +315,11 @@ def test_rate_limit_answers_429_readably(app, session, two_reports_a_minute):
 
 # Tracking codes --------------------------------------------------------------------------------
 
-def test_tracking_lookups_are_rate_limited_per_address(app, session, three_lookups_a_minute):
+def test_tracking_lookups_are_rate_limited_per_address(app, session, three_lookups_a_minute, login_as):
     """Code guessing is slowed: wrong codes, the lookup form and the QR share one budget per address."""
     case = case_in("resolved", building_of())
     code = case.tracking_code
-    resident = browser(app)
+    resident = login_as()
     if three_lookups_a_minute == "redis":
         assert type(limiter.storage).__name__ == "RedisStorage"
     here = {"environ_base": {"REMOTE_ADDR": "203.0.113.7"}}
@@ -368,11 +368,11 @@ def _without_tokens(html: str) -> str:
     return VOLATILE_RE.sub("", html)
 
 
-def test_unknown_codes_all_get_the_same_404(app, session):
-    case = submit(browser(app))
+def test_unknown_codes_all_get_the_same_404(app, session, login_as):
+    case = submit(login_as())
     real = case.tracking_code
     near = real[:-1] + ("2" if real[-1] != "2" else "3")
-    resident = browser(app)
+    resident = login_as()
     answers = [resident.get(f"/track/{c}") for c in (near, "AAAAAAAAAA", "short", "0OIL1abcde", "x" * 200)]
     assert {a.status_code for a in answers} == {404}
     bodies = {_without_tokens(a.text) for a in answers}
@@ -384,9 +384,9 @@ def test_unknown_codes_all_get_the_same_404(app, session):
         assert resident.post(path, {"satisfaction": "satisfied", "note": "x", "version": 1}).status_code == 404
 
 
-def test_code_typed_in_lower_case_with_spaces_finds_the_case(app, session):
-    case = submit(browser(app))
-    resident = browser(app)
+def test_code_typed_in_lower_case_with_spaces_finds_the_case(app, session, login_as):
+    case = submit(login_as())
+    resident = login_as()
     spaced = case.tracking_code[:5].lower() + " " + case.tracking_code[5:].lower()
     response = resident.get("/track", query_string={"code": spaced})
     assert response.status_code == 302
@@ -396,8 +396,8 @@ def test_code_typed_in_lower_case_with_spaces_finds_the_case(app, session):
     assert final.status_code == 200 and case.tracking_code in final.text
 
 
-def test_photo_of_another_case_is_404_on_a_tracking_page(app, session):
-    resident = browser(app)
+def test_photo_of_another_case_is_404_on_a_tracking_page(app, session, login_as):
+    resident = login_as()
     first = submit(resident, photos=[upload(image_bytes("PNG"), "a.png")])
     second = submit(resident)
     att = first.attachments[0]
@@ -407,13 +407,13 @@ def test_photo_of_another_case_is_404_on_a_tracking_page(app, session):
 
 # Duplicates ------------------------------------------------------------------------------------
 
-def test_triage_lists_duplicates_and_merge_points_the_resident_on(app, session):
-    resident = browser(app)
+def test_triage_lists_duplicates_and_merge_points_the_resident_on(app, session, login_as):
+    resident = login_as()
     original = submit(resident, description="5单元门口路灯不亮", reporter_name="赵先生",
                       reporter_phone="13700001111")
     duplicate = submit(resident, description="门口路灯坏了", reporter_name="钱女士",
                        reporter_phone="13600002222")
-    wangge = browser(app, "wangge01")
+    wangge = login_as("wangge01")
     assert fire_as(wangge, duplicate, "sign").status_code == 200
     panel = wangge.get(f"/cases/{duplicate.id}").text
     assert "可能重复的案件" in panel and original.number in panel
@@ -436,17 +436,17 @@ def test_triage_lists_duplicates_and_merge_points_the_resident_on(app, session):
         assert secret not in page
 
 
-def test_no_duplicates_section_outside_triage(app, session):
+def test_no_duplicates_section_outside_triage(app, session, login_as):
     case = case_in("handling", building_of())
     other = case_in("handling", building_of())
-    panel = browser(app, "wangge01").get(f"/cases/{case.id}").text
+    panel = login_as("wangge01").get(f"/cases/{case.id}").text
     assert "可能重复的案件" not in panel and other.number not in panel
 
 
-def test_events_of_resident_actions_are_in_the_staff_timeline(app, session):
+def test_events_of_resident_actions_are_in_the_staff_timeline(app, session, login_as):
     case = case_in("resolved", building_of())
-    browser(app).post(f"/track/{case.tracking_code}/confirm", {"satisfaction": "satisfied", "version": case.version})
-    panel = browser(app, "wangge01").get(f"/cases/{case.id}").text
+    login_as().post(f"/track/{case.tracking_code}/confirm", {"satisfaction": "satisfied", "version": case.version})
+    panel = login_as("wangge01").get(f"/cases/{case.id}").text
     assert "居民" in panel
     assert db.session.scalar(select(func.count()).select_from(CaseEvent).where(
         CaseEvent.case_id == case.id, CaseEvent.actor_label == "resident")) == 1

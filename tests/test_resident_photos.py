@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from case_steps import browser, case_in, user
+from case_steps import case_in, user
 from casework.extensions import db
 from casework.models import Attachment, Case, CaseEvent, User
 from resident_steps import building_of, fetch, image_bytes, post_multipart, report_form, submit, upload
@@ -30,10 +30,10 @@ def count_attachments() -> int:
     return db.session.scalar(select(func.count()).select_from(Attachment))
 
 
-def test_resident_adds_photos_and_staff_see_them_with_a_notice(app, session):
+def test_resident_adds_photos_and_staff_see_them_with_a_notice(app, session, login_as):
     from casework.models import Notification
     from casework.services import photos
-    resident = browser(app)
+    resident = login_as()
     case = submit(resident, photos=pngs(1, "report"))
     page = resident.get(f"/track/{case.tracking_code}").text
     assert "补充照片" in page and f'action="/track/{case.tracking_code}/photos#photos"' in page
@@ -62,7 +62,7 @@ def test_resident_adds_photos_and_staff_see_them_with_a_notice(app, session):
     assert (row.public, row.actor_id, row.actor_label, row.to_status) == (True, None, "resident", "reported")
 
     # The staff: the photos and the timeline line on the case page, a notice for the grid staff.
-    wangge = browser(app, "wangge01")
+    wangge = login_as("wangge01")
     panel = wangge.get(f"/cases/{case.id}").text
     for att in added:
         assert f"/cases/{case.id}/photos/{att.id}/thumb" in panel
@@ -76,8 +76,8 @@ def test_resident_adds_photos_and_staff_see_them_with_a_notice(app, session):
     assert "居民补充了 2 张照片" in wangge.get("/notices/").text
 
 
-def test_resident_photos_are_capped_per_case(app, session):
-    resident = browser(app)
+def test_resident_photos_are_capped_per_case(app, session, login_as):
+    resident = login_as()
     case = submit(resident, photos=pngs(3, "report"))
     assert add_photos(resident, case, pngs(2)).status_code == 303
     attachments, files = count_attachments(), count_files(app)
@@ -99,9 +99,9 @@ def test_resident_photos_are_capped_per_case(app, session):
     assert len(resident_photos(case)) == 6
 
 
-def test_closed_case_takes_no_more_photos(app, session):
+def test_closed_case_takes_no_more_photos(app, session, login_as):
     case = case_in("closed", building_of())
-    resident = browser(app)
+    resident = login_as()
     page = resident.get(f"/track/{case.tracking_code}").text
     assert "已办结" in page and "补充照片" not in page and f"/track/{case.tracking_code}/photos" not in page
     attachments, files = count_attachments(), count_files(app)
@@ -111,21 +111,21 @@ def test_closed_case_takes_no_more_photos(app, session):
     assert (count_attachments(), count_files(app)) == (attachments, files)
 
 
-def test_photos_for_an_unknown_code_are_404(app, session):
-    case = submit(browser(app))
+def test_photos_for_an_unknown_code_are_404(app, session, login_as):
+    case = submit(login_as())
     real = case.tracking_code
     near = real[:-1] + ("2" if real[-1] != "2" else "3")
     attachments, files = count_attachments(), count_files(app)
     for code in (near, "AAAAAAAAAA", "short"):
-        response = browser(app).post(f"/track/{code}/photos", {"photos": pngs(1)})
+        response = login_as().post(f"/track/{code}/photos", {"photos": pngs(1)})
         assert response.status_code == 404 and "找不到该事项" in response.text
     assert (count_attachments(), count_files(app)) == (attachments, files)
-    assert browser(app).post(f"/track/{real}/photos", {"photos": pngs(1)}).status_code == 303  # the real one
+    assert login_as().post(f"/track/{real}/photos", {"photos": pngs(1)}).status_code == 303  # the real one
 
 
-def test_a_bad_file_or_none_saves_nothing(app, session):
+def test_a_bad_file_or_none_saves_nothing(app, session, login_as):
     case = case_in("handling", building_of())
-    resident = browser(app)
+    resident = login_as()
     attachments, files = count_attachments(), count_files(app)
     fake = upload(b"<html><script>alert(1)</script></html>", "photo.jpg", "image/jpeg")
     response = add_photos(resident, case, [*pngs(1), fake])  # the good one is not kept either
@@ -142,9 +142,9 @@ def test_a_bad_file_or_none_saves_nothing(app, session):
                                                           CaseEvent.event == "resident_photos")).all()
 
 
-def test_a_photo_over_5_mb_is_413(app, session):
+def test_a_photo_over_5_mb_is_413(app, session, login_as):
     case = case_in("handling", building_of())
-    resident = browser(app)
+    resident = login_as()
     attachments, files = count_attachments(), count_files(app)
     big = upload(b"\xff\xd8\xff\xe0" + b"\0" * (6 * 1024 * 1024), "big.jpg", "image/jpeg")
     response = post_multipart(resident, f"/track/{case.tracking_code}/photos", {"photos": [*pngs(1), big]})
@@ -157,18 +157,18 @@ def test_a_photo_over_5_mb_is_413(app, session):
     assert (count_attachments(), count_files(app)) == (attachments, files)
 
 
-def test_adding_photos_needs_the_csrf_token(app, session):
+def test_adding_photos_needs_the_csrf_token(app, session, login_as):
     case = case_in("handling", building_of())
     attachments, files = count_attachments(), count_files(app)
-    response = add_photos(browser(app), case, pngs(1), csrf=False)
+    response = add_photos(login_as(), case, pngs(1), csrf=False)
     assert response.status_code == 400 and "安全校验失败" in response.text
     assert (count_attachments(), count_files(app)) == (attachments, files)
-    assert add_photos(browser(app), case, pngs(1)).status_code == 303  # the same post with the token
+    assert add_photos(login_as(), case, pngs(1)).status_code == 303  # the same post with the token
 
 
-def test_adding_photos_spends_the_tracking_budget(app, session, three_lookups_a_minute):
+def test_adding_photos_spends_the_tracking_budget(app, session, three_lookups_a_minute, login_as):
     case = case_in("handling", building_of())
-    resident = browser(app)
+    resident = login_as()
     here = {"environ_base": {"REMOTE_ADDR": "203.0.113.7"}}
     assert resident.get(f"/track/{case.tracking_code}", **here).status_code == 200
     assert add_photos(resident, case, pngs(1), **here).status_code == 303
@@ -180,9 +180,9 @@ def test_adding_photos_spends_the_tracking_budget(app, session, three_lookups_a_
     assert add_photos(resident, case, pngs(1), environ_base={"REMOTE_ADDR": "203.0.113.8"}).status_code == 303
 
 
-def test_adding_photos_shares_the_report_budget(app, session, two_reports_a_minute):
+def test_adding_photos_shares_the_report_budget(app, session, two_reports_a_minute, login_as):
     """Reports and added photos both store images: one budget per address for both."""
-    resident = browser(app)
+    resident = login_as()
     here = {"environ_base": {"REMOTE_ADDR": "203.0.113.7"}}
     assert resident.post("/report", report_form(), **here).status_code == 303
     case = db.session.scalars(select(Case).order_by(Case.id.desc()).limit(1)).one()
@@ -196,12 +196,12 @@ def test_adding_photos_shares_the_report_budget(app, session, two_reports_a_minu
     assert resident.get(f"/track/{case.tracking_code}", **here).status_code == 200
 
 
-def test_purge_erases_the_photos_a_resident_added(app, session):
+def test_purge_erases_the_photos_a_resident_added(app, session, login_as):
     import datetime as dt
     from casework.services import photos, transitions
     from casework.timekeeping import now
     case = case_in("resolved", building_of())  # taken by phone: no photos with the report
-    resident = browser(app)
+    resident = login_as()
     assert "还可补充 6 张（每次最多 3 张" in resident.get(f"/track/{case.tracking_code}").text
     assert add_photos(resident, case, pngs(2)).status_code == 303
     db.session.expire_all()
@@ -224,10 +224,10 @@ def test_purge_erases_the_photos_a_resident_added(app, session):
         assert f"/photos/{att_id}" not in page
 
 
-def test_a_resident_reading_english_adds_photos_and_staff_notices_stay_chinese(app, session):
+def test_a_resident_reading_english_adds_photos_and_staff_notices_stay_chinese(app, session, login_as):
     from casework.models import Notification
     case = case_in("triage", building_of())
-    resident = browser(app)
+    resident = login_as()
     resident.post("/lang/en", {"next": f"/track/{case.tracking_code}"})
     page = resident.get(f"/track/{case.tracking_code}").text
     assert "Add photos" in page and "6 more can be added (up to 3 at a time" in page

@@ -5,7 +5,7 @@ import re
 
 from sqlalchemy import select
 
-from case_steps import browser, seen_version, user
+from case_steps import seen_version, user
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Category
 
@@ -31,10 +31,10 @@ def press(client, case_id: int, event: str, **fields) -> str:
     return response.text
 
 
-def test_case_from_intake_to_close(app, session):
-    wangge = browser(app, "wangge01")
-    louzhang = browser(app, "louzhang01")
-    wuye = browser(app, "wuye01")
+def test_case_from_intake_to_close(app, session, login_as):
+    wangge = login_as("wangge01")
+    louzhang = login_as("louzhang01")
+    wuye = login_as("wuye01")
     building = user("louzhang01").buildings[0]
     category = db.session.scalars(select(Category).where(Category.code == "facilities")).one()
     wanjia = user("wuye01").organisation

@@ -123,7 +123,7 @@ def test_diagram_in_docs_is_current():
 
 
 def test_every_event_has_a_button_position():
-    from casework.workflow import EVENT_ORDER
+    from casework.events import EVENT_ORDER
     assert sorted(EVENT_ORDER) == sorted(EVENTS)
 
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from casework import access
 from casework.extensions import db
 from casework.services import policy_admin
 from casework.services.errors import Invalid
+from casework.ui import render_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -44,9 +45,9 @@ def limits():
             db.session.commit()
             return redirect(url_for("admin.limits", category=request.form.get("category", ""), saved=changed))
     category = request.args.get("category", request.form.get("category", ""))
-    return render_template("admin/limits.html", table=policy_admin.limit_table(category), category=category,
-                           categories=policy_admin.categories(), errors=errors, values=values,
-                           saved=request.args.get("saved")), status
+    return render_page("admin/limits.html", table=policy_admin.limit_table(category), category=category,
+                       categories=policy_admin.categories(), errors=errors, values=values,
+                       saved=request.args.get("saved")), status
 
 
 @bp.route("/holidays", methods=["GET", "POST"])
@@ -66,8 +67,8 @@ def holidays():
             db.session.commit()
             return redirect(url_for("admin.holidays"))
     year = dt.date.today().year
-    return render_template("admin/holidays.html", overrides=policy_admin.overrides(), errors=errors,
-                           values=values, years=policy_admin.year_status([year, year + 1])), status
+    return render_page("admin/holidays.html", overrides=policy_admin.overrides(), errors=errors,
+                       values=values, years=policy_admin.year_status([year, year + 1])), status
 
 
 @bp.route("/holidays/<int:override_id>/delete", methods=["POST"])

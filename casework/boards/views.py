@@ -15,8 +15,10 @@ from casework.services import boards, queries
 from casework.services.errors import Invalid, ServiceError
 from casework.services.transitions import check_version
 from casework.timekeeping import now
-from casework.ui import DueViews, form_data, get_case_or_404, jurisdiction
-from casework.workflow import EVENT_INPUTS, EVENTS
+from casework import ui
+from casework.events import EVENT_INPUTS
+from casework.ui import DueViews, form_data, get_case_or_404, jurisdiction, render_page
+from casework.workflow import EVENTS
 
 bp = Blueprint("boards", __name__, url_prefix="/board")
 
@@ -45,26 +47,11 @@ def card_words(role: str, at=None) -> SimpleNamespace:
         "column": {c.key: str(c.label) for c in boards.COLUMNS.get(role, ())},
         "pick": _("选择"), "move_to": _("移到…"), "more": _("更多…"), "reported_at": _("上报时间"),
         "returned": _("退回 %(n)s 次", n="%d"),
-        "age": _age_words(at),
+        "age": ui.age_words(at),
         "due": DueViews(at),
         "locale": _locale(),
         "links": CardLinks(),
     })
-
-
-def _age_words(at):
-    """Short age for a card (5分钟 / 3小时 / 2天), with the language looked up once per render."""
-    en = _locale().startswith("en")
-    units = ("m", "h", "d") if en else ("分钟", "小时", "天")
-
-    def age(value):
-        seconds = max(0, int((at - value).total_seconds())) if value else 0
-        if seconds < 3600:
-            return f"{seconds // 60}{units[0]}"
-        if seconds < 86400:
-            return f"{seconds // 3600}{units[1]}"
-        return f"{seconds // 86400}{units[2]}"
-    return age
 
 
 @bp.route("/")
@@ -84,8 +71,8 @@ def index():
     template = "boards/_board.html" if partial else "boards/board.html"
     extra = {} if partial else boards.filter_options(jurisdiction())
     words = card_words(jurisdiction().role, at)
-    response = make_response(render_template(template, board=board, f=f, now=at, W=words,
-                                             cards=_renderer(words, board.names), **extra))
+    response = make_response(render_page(template, board=board, f=f, now=at, W=words,
+                                         cards=_renderer(words, board.names), **extra))
     response.set_etag(tag)
     return response
 
@@ -221,12 +208,4 @@ def bulk_response(result: boards.BulkResult, summary: str):
 
 def refused(exc: ServiceError):
     """A refused action: the reason in the alert area, nothing changed, and the board re-reads the database."""
-    message = str(exc.message)
-    if getattr(exc, "errors", None):
-        message += " " + " ".join(str(v) for v in exc.errors.values())
-    response = make_response(render_template("_error.html", status=exc.status, title=_("操作未完成"),
-                                             message=message), exc.status)
-    response.headers["HX-Retarget"] = "#alerts"
-    response.headers["HX-Reswap"] = "innerHTML"
-    response.headers["HX-Trigger"] = "board-refresh"
-    return response
+    return ui.refused(exc, trigger="board-refresh")

@@ -10,8 +10,9 @@ from casework.extensions import db, htmx
 from casework.models import Category
 from casework.services import queries, transitions
 from casework.services.errors import Invalid, Refused, ServiceError
-from casework.ui import form_data, get_case_or_404, refused
-from casework.workflow import EVENT_INPUTS, EVENTS
+from casework.ui import case_panel_context, form_data, get_case_or_404, refused, render_page
+from casework.events import EVENT_INPUTS
+from casework.workflow import EVENTS
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -28,17 +29,18 @@ def index():
     f = queries.CaseFilters.from_args(request.args)
     cases, total = queries.list_cases(current_user, f)
     template = "cases/_rows.html" if htmx and htmx.target == "case-rows" else "cases/index.html"
-    return render_template(template, cases=cases, total=total, f=f,
-                           categories=db.session.scalars(db.select(Category).order_by(Category.id)).all())
+    return render_page(template, cases=cases, total=total, f=f,
+                       categories=db.session.scalars(db.select(Category).order_by(Category.id)).all())
 
 
 def render_case(case, *, status: int = 200, form_event: str | None = None, errors=None, values=None):
     """The case panel fragment (or the full page on a plain request)."""
     template = "cases/_case.html" if htmx else "cases/detail.html"
-    return make_response(render_template(
+    return make_response(render_page(
         template, case=case, events=queries.timeline(case),
         actions=access.events_for(current_user, case), form_event=form_event,
         errors=errors or {}, values=values or {}, handlers=queries.handler_choices(case),
+        **case_panel_context(current_user, case),
     ), status)
 
 

@@ -1,7 +1,7 @@
 """Staff intake of a request taken by phone, in person or on patrol."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, url_for
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from casework.models import Category
 from casework.services import intake
 from casework.ui import jurisdiction
 from casework.services.errors import Invalid
+from casework.ui import render_page
 
 bp = Blueprint("intake", __name__, url_prefix="/intake")
 
@@ -49,4 +50,4 @@ def new_case():
             return redirect(url_for("cases.detail", case_id=case.id))
     elif form.is_submitted():
         status = 422
-    return render_template("intake/new.html", form=form), status
+    return render_page("intake/new.html", form=form), status

@@ -1,7 +1,7 @@
 """The user's in-app notices (warnings, urges, supervision) with an unread count in the header."""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 from casework.extensions import db
 from casework.models import Notification
 from casework.timekeeping import now
+from casework.ui import render_page
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 
@@ -22,7 +23,7 @@ def index():
         .options(selectinload(Notification.case))
         .order_by(Notification.read_at.is_not(None), Notification.id.desc()).limit(100)
     ).all()
-    return render_template("notices/index.html", notices=rows)
+    return render_page("notices/index.html", notices=rows)
 
 
 @bp.route("/<int:notice_id>/open", methods=["POST"])

@@ -26,24 +26,6 @@ def _require_login():
     """Staff only."""
 
 
-@bp.app_template_global("resident_duplicates")
-def _duplicates(case):
-    """Open look-alikes of a case at triage (empty unless the user may merge it)."""
-    if case.status not in ("reported", "triage") or not access.may_fire(current_user, case, "merge"):
-        return []
-    return residents.possible_duplicates(case)
-
-
-@bp.app_template_global("resident_merged")
-def _merged(case):
-    return residents.merged_duplicates(case)
-
-
-@bp.app_template_global("may_add_after_photo")
-def _may_add_after_photo(case):
-    return current_user.is_authenticated and access.may_add_after_photo(current_user, case)
-
-
 @bp.route("/<int:case_id>/photos/<int:attachment_id>")
 @bp.route("/<int:case_id>/photos/<int:attachment_id>/thumb", endpoint="thumb", defaults={"thumb": True})
 def photo(case_id: int, attachment_id: int, thumb: bool = False):
@@ -60,8 +42,8 @@ def photo(case_id: int, attachment_id: int, thumb: bool = False):
 
 
 def _photos_fragment(case, *, status: int = 200, errors=None):
-    return make_response(render_template("public/_staff_photos.html", case=case, photo_errors=errors or {}),
-                         status)
+    return make_response(render_template("public/_staff_photos.html", case=case, photo_errors=errors or {},
+                                         may_add_photo=access.may_add_after_photo(current_user, case)), status)
 
 
 @bp.route("/<int:case_id>/photos", methods=["POST"])

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
+from casework import events
 from casework.extensions import db, htmx, limiter
 from casework.public.forms import confirm_values, not_fixed_values, report_values
 from casework.services import photos, residents
@@ -40,16 +41,11 @@ CLOSED_TEXT = {
     "withdrawn": _l("该事项已撤销。"),
 }
 
-# What the resident reads for each public timeline row: no names, no organisations, no notes.
-EVENT_TEXT = {
-    "report": _l("事项已登记"), "sign": _l("网格员已签收"), "dispatch": _l("已交楼栋长处理"),
-    "dispatch_handler": _l("已交承办单位办理"), "hand_on": _l("已交承办单位办理"),
-    "accept": _l("承办单位已接单"), "resolve": _l("已处理完毕，待确认"), "report_done": _l("已处理完毕，待确认"),
-    "return_case": _l("重新分派办理"), "close": _l("回访确认已解决"), "reopen": _l("回访反馈未解决，重新办理"),
-    "merge": _l("与相同事项合并办理"), "reject": _l("不予受理"), "withdraw": _l("已撤销"),
-}
-RESIDENT_EVENT_TEXT = {"report": _l("您提交了反映"), "close": _l("您确认已解决"),
-                       "reopen": _l("您反馈未解决，重新办理")}
+# What the resident reads for each public timeline row: no names, no organisations, no notes. The
+# workflow's events carry theirs in their spec (casework.events); a report is not a workflow event.
+EVENT_TEXT = {"report": _l("事项已登记"), **{s.name: s.public for s in events.SPECS}}
+RESIDENT_EVENT_TEXT = {"report": _l("您提交了反映"),
+                       **{s.name: s.public_by_resident for s in events.SPECS if s.public_by_resident}}
 
 
 def event_text(event) -> str:

@@ -1,7 +1,7 @@
 """The timeliness dashboard (统计): figures, ranking, weekly trend, overdue cases, and their exports."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+from flask import Blueprint, Response, abort, request, stream_with_context
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -12,7 +12,7 @@ from casework.reports import exports
 from casework.reports.forms import ReportForm
 from casework.services import charts, reports
 from casework.services.errors import NotFound
-from casework.ui import jurisdiction
+from casework.ui import jurisdiction, render_page
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -67,10 +67,10 @@ def _page(form: ReportForm, report: reports.Report | None, status: int = 200):
     chart = None
     if report is not None:
         chart = charts.trend_chart([w.received for w in report.weeks], [w.completed for w in report.weeks])
-    return render_template(template, form=form, report=report, chart=chart, args=_args(form),
-                           dim_label=reports.DIMENSION_LABELS.get(form.dim.data, ""),
-                           show_community=current_user.role == "subdistrict_supervisor",
-                           show_grid=current_user.role in reports.SUPERVISOR_ROLES), status
+    return render_page(template, form=form, report=report, chart=chart, args=_args(form),
+                       dim_label=reports.DIMENSION_LABELS.get(form.dim.data, ""),
+                       show_community=current_user.role == "subdistrict_supervisor",
+                       show_grid=current_user.role in reports.SUPERVISOR_ROLES), status
 
 
 @bp.route("/")

@@ -7,17 +7,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from casework import access, observability
+from casework import access, events, observability
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Organisation, User
 from casework.services.clock import end_stage, start_stage
 from casework.services import tallies
 from casework.services.errors import Invalid, Refused, Stale
 from casework.timekeeping import now
-from casework.workflow import (
-    EVENT_INPUTS, REJECT_REASONS, RESOLUTION_BY_EVENT, RETURN_REASONS, SATISFACTIONS,
-    TransitionNotAllowed, enabled_events,
-)
+from casework.events import EventSpec
+from casework.workflow import SATISFACTIONS, TransitionNotAllowed, enabled_events
 
 log = logging.getLogger(__name__)
 NOTE_MAX = 2000
@@ -36,75 +34,71 @@ def check_version(case: Case, seen_version: int | None) -> None:
         raise Stale(_l("该案件已被%(who)s更新，请刷新后再操作。", who=who))
 
 
-def _validate(case: Case, event: str, data: dict) -> dict:
+def _check_reason(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict) -> None:
+    reason = data.get("reason") or ""
+    if reason not in spec.reasons:
+        errors["reason"] = _l("请选择原因。")
+    elif reason == "other" and not clean["note"]:
+        errors["note"] = _l("原因为“其他”时请写明。")
+    clean["reason"] = reason
+
+
+def _check_organisation(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict) -> None:
+    org = None
+    raw = str(data.get("organisation") or "")
+    if raw.isdigit():
+        org = db.session.get(Organisation, int(raw))
+    if org is None or not org.active:
+        errors["organisation"] = _l("请选择承办单位。")
+    clean["organisation"] = org
+
+
+def _check_satisfaction(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict) -> None:
+    sat = data.get("satisfaction") or ""
+    if sat not in SATISFACTIONS:
+        errors["satisfaction"] = _l("请选择满意度。")
+    clean["satisfaction"] = sat
+
+
+def _check_duplicate_of(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict) -> None:
+    number = (data.get("duplicate_of") or "").strip().upper()
+    target = db.session.scalars(select(Case).where(Case.number == number)).first() if number else None
+    if target is None or target.id == case.id:
+        errors["duplicate_of"] = _l("请填写另一件案件的编号。")
+    elif not target.is_open:
+        errors["duplicate_of"] = _l("被合并到的案件必须尚未办结。")
+    clean["duplicate_of"] = target
+
+
+def _check_note(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict) -> None:
+    if not clean["note"]:
+        errors["note"] = _l("请填写说明。")
+
+
+# How each kind of input (events.INPUTS) is checked and cleaned.
+_CHECKS = {"note": _check_note, "reason": _check_reason, "organisation": _check_organisation,
+           "satisfaction": _check_satisfaction, "duplicate_of": _check_duplicate_of}
+
+
+def _validate(case: Case, spec: EventSpec, data: dict) -> dict:
     """Check what the event needs from the user; return the cleaned values or raise Invalid."""
     errors: dict = {}
     clean: dict = {"note": (data.get("note") or "").strip()}
     if len(clean["note"]) > NOTE_MAX:
         errors["note"] = _l("说明不能超过 %(n)d 字。", n=NOTE_MAX)
-    needs = EVENT_INPUTS.get(event, ())
-    if "note" in needs and not clean["note"]:
-        errors["note"] = _l("请填写说明。")
-    if "reason" in needs:
-        codes = RETURN_REASONS if event == "return_case" else REJECT_REASONS
-        reason = data.get("reason") or ""
-        if reason not in codes:
-            errors["reason"] = _l("请选择原因。")
-        elif reason == "other" and not clean["note"]:
-            errors["note"] = _l("原因为“其他”时请写明。")
-        clean["reason"] = reason
-    if "organisation" in needs:
-        org = None
-        raw = str(data.get("organisation") or "")
-        if raw.isdigit():
-            org = db.session.get(Organisation, int(raw))
-        if org is None or not org.active:
-            errors["organisation"] = _l("请选择承办单位。")
-        clean["organisation"] = org
-    if "satisfaction" in needs:
-        sat = data.get("satisfaction") or ""
-        if sat not in SATISFACTIONS:
-            errors["satisfaction"] = _l("请选择满意度。")
-        clean["satisfaction"] = sat
-    if "duplicate_of" in needs:
-        number = (data.get("duplicate_of") or "").strip().upper()
-        target = db.session.scalars(select(Case).where(Case.number == number)).first() if number else None
-        if target is None or target.id == case.id:
-            errors["duplicate_of"] = _l("请填写另一件案件的编号。")
-        elif not target.is_open:
-            errors["duplicate_of"] = _l("被合并到的案件必须尚未办结。")
-        clean["duplicate_of"] = target
+    for name in spec.inputs:
+        _CHECKS[name](spec, case, data, clean, errors)
     if errors:
         raise Invalid(_l("请检查填写的内容。"), errors)
     return clean
 
 
-def _apply(case: Case, event: str, clean: dict, at, source: str) -> None:
-    """What each event does to the case besides its status."""
-    org = clean.get("organisation")
-    if event in ("dispatch_handler", "hand_on"):
-        case.assigned_org_id = org.id
-        case.handler_accepted_at = None
-        if case.returned_org_id == org.id:
-            case.returned_org_id = None
-    elif event == "accept":
-        case.handler_accepted_at = at
-    elif event in ("report_done", "resolve"):
-        case.resolved_at = at
-    elif event == "return_case" and source == "handling":
-        # A handler's return (退单): the organisation keeps sight of it in its "returned" column.
-        case.returned_org_id = case.assigned_org_id
-        case.assigned_org_id = None
-        case.handler_accepted_at = None
-    elif event == "reopen":
-        case.resolved_at = None
-        case.handler_accepted_at = None
-    elif event == "merge":
-        case.duplicate_of_id = clean["duplicate_of"].id
-    elif event == "close":
-        case.satisfaction = clean["satisfaction"]
-    if event in RESOLUTION_BY_EVENT:
-        case.resolution = RESOLUTION_BY_EVENT[event]
+def _apply(case: Case, spec: EventSpec, clean: dict, at, source: str) -> None:
+    """What the event does to the case besides its status: its spec's effect, and closing it."""
+    if spec.effect is not None:
+        spec.effect(case, clean, at, source)
+    if spec.resolution:
+        case.resolution = spec.resolution
         case.closed_at = at
 
 
@@ -117,12 +111,13 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
         raise Refused(_l("当前状态下不能执行此操作。"))
     if actor is not None and not access.may_fire(actor, case, event):
         raise Refused(_l("您无权在当前状态下执行此操作。"))
-    clean = _validate(case, event, data)
+    spec = events.spec(event)
+    clean = _validate(case, spec, data)
     source = case.status
     at = now()
     before = tallies.snapshot(case)  # the dashboard's rollups get the difference this move makes
     with db.session.no_autoflush:  # one UPDATE of the case (one version step) per action
-        _move(case, event, clean, at, source)
+        _move(case, spec, clean, at, source)
         row = _event_row(actor, case, event, clean, at, source, actor_label, public)
     db.session.add(row)
     try:
@@ -136,13 +131,13 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
     return row
 
 
-def _move(case: Case, event: str, clean: dict, at, source: str) -> None:
+def _move(case: Case, spec: EventSpec, clean: dict, at, source: str) -> None:
     """Send the event to the machine and apply what it does to the case."""
     try:
-        case.workflow.send(event)
+        case.workflow.send(spec.name)
     except TransitionNotAllowed as exc:  # guards changed between the check and the send
         raise Refused(_l("当前状态下不能执行此操作。")) from exc
-    _apply(case, event, clean, at, source)
+    _apply(case, spec, clean, at, source)
     case.updated_at = at
 
 

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from casework.extensions import db
 from casework.services import escalation, timeliness
 from casework.services.errors import Invalid, ServiceError
-from casework.ui import form_data, get_case_or_404, refused
+from casework.ui import due_view, form_data, get_case_or_404, refused
 
 bp = Blueprint("timeliness", __name__, url_prefix="/cases")
 
@@ -21,7 +21,7 @@ def _require_login():
 def render_panel(case, *, status: int = 200, errors=None, values=None, message=None):
     """The clock panel fragment (`case-<id>-clock`)."""
     return make_response(render_template(
-        "timeliness/_panel.html", case=case, pending=timeliness.pending(case),
+        "timeliness/_panel.html", case=case, pending=timeliness.pending(case), due=due_view(case),
         errors=errors or {}, values=values or {}, message=message), status)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -71,6 +72,35 @@ def live_server(tmp_path_factory):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory):
+    """shot(page, "board-grid.png"): a screenshot into a temporary folder, so a test run never
+    changes tracked files; `make screenshots` sets CASEWORK_SCREENSHOTS=docs/screenshots to refresh
+    the README's pictures on purpose."""
+    folder = Path(os.environ.get("CASEWORK_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def shot(page, name: str) -> Path:
+        path = folder / name
+        page.screenshot(path=str(path), full_page=False)
+        return path
+    return shot
+
+
+@pytest.fixture(scope="session")
+def sign_in():
+    """sign_in(page, base_url, "wangge01"): log in through the real form and wait for the board
+    (the browser's login_as; HTTP tests use the `login_as` fixture of tests/conftest.py)."""
+    def sign_in(page, base_url: str, username: str, password: str = "demo") -> None:
+        page.goto(f"{base_url}/login")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        page.click("main form button[type=submit]")
+        page.wait_for_url(f"{base_url}/board/")
+        page.wait_for_selector("#board")
+    return sign_in
 
 
 @pytest.fixture(scope="module")

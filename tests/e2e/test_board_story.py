@@ -1,9 +1,8 @@
 """The board story in a real browser: wangge01 signs a case with its button and drags it to the
 building leader; louzhang01 sees it on their board and hands it on to wuye01, who sees it to sign.
-Screenshots of each board go to docs/screenshots/ (shown in the README)."""
+Screenshots of each board go to a temporary folder; `make screenshots` writes them to
+docs/screenshots/ (shown in the README)."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +13,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"),
 ]
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TITLE = "三单元楼道声控灯不亮（端到端）"
 
 
@@ -45,21 +43,7 @@ def story_case(live_server):
         return case.id
 
 
-def _login(page, base, username):
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "demo")
-    page.click("main form button[type=submit]")
-    page.wait_for_url(f"{base}/board/")
-    page.wait_for_selector("#board")
-
-
-def _shot(page, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / name), full_page=False)
-
-
-def test_sign_drag_and_hand_on(live_server, browser, story_case):
+def test_sign_drag_and_hand_on(live_server, browser, story_case, screenshots, sign_in):
     base = live_server.base_url
     errors: list[str] = []
 
@@ -67,11 +51,11 @@ def test_sign_drag_and_hand_on(live_server, browser, story_case):
     page = ctx.new_page()
     page.on("console", lambda m: errors.append(f"{m.text} @ {m.location}") if m.type == "error" and "favicon" not in str(m.location) else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    _login(page, base, "wangge01")
+    sign_in(page, base, "wangge01")
     card = page.locator(f"#card-{story_case}")
     assert card.locator("xpath=..").get_attribute("id") == "cards-new"
     assert "13912345678" not in page.content() and "139****5678" not in page.content()
-    _shot(page, "board-grid.png")
+    screenshots(page, "board-grid.png")
 
     # Sign for it with the card's own button; the board moves it to triage.
     card.get_by_role("button", name="签收", exact=True).click()
@@ -95,9 +79,9 @@ def test_sign_drag_and_hand_on(live_server, browser, story_case):
     ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
     page = ctx.new_page()
     page.on("pageerror", lambda e: errors.append(str(e)))
-    _login(page, base, "louzhang01")
+    sign_in(page, base, "louzhang01")
     page.wait_for_selector(f"#cards-mine #card-{story_case}")
-    _shot(page, "board-building-leader.png")
+    screenshots(page, "board-building-leader.png")
     page.locator(f"#card-{story_case}").get_by_role("button", name="转交承办单位…").click()
     form = page.locator(f"#card-{story_case} form.kform")
     form.wait_for()
@@ -112,32 +96,32 @@ def test_sign_drag_and_hand_on(live_server, browser, story_case):
     # The handler sees it waiting to be signed for.
     ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
     page = ctx.new_page()
-    _login(page, base, "wuye01")
+    sign_in(page, base, "wuye01")
     page.wait_for_selector(f"#cards-to_sign #card-{story_case}")
-    _shot(page, "board-handler.png")
+    screenshots(page, "board-handler.png")
     ctx.close()
     assert not errors, errors
 
 
-def test_supervisor_board_and_phone_layout(live_server, browser):
+def test_supervisor_board_and_phone_layout(live_server, browser, screenshots, sign_in):
     base = live_server.base_url
     ctx = browser.new_context(viewport={"width": 1920, "height": 1000}, locale="zh-CN")
     page = ctx.new_page()
-    _login(page, base, "shequ01")
+    sign_in(page, base, "shequ01")
     assert page.locator(".bcol").count() == 6
-    _shot(page, "board-supervisor.png")
+    screenshots(page, "board-supervisor.png")
     ctx.close()
 
     # A 375 px phone: the columns scroll sideways, the page itself does not.
     ctx = browser.new_context(viewport={"width": 375, "height": 760}, device_scale_factor=2,
                               is_mobile=True, has_touch=True, locale="zh-CN")
     page = ctx.new_page()
-    _login(page, base, "wangge01")
+    sign_in(page, base, "wangge01")
     board_scrolls = page.evaluate("(() => { const b = document.getElementById('board');"
                                   " return b.scrollWidth > b.clientWidth; })()")
     page_width = page.evaluate("document.documentElement.scrollWidth")
     assert board_scrolls and page_width <= 380
-    _shot(page, "board-phone.png")
+    screenshots(page, "board-phone.png")
     # "Move to…" works without dragging.
     select = page.locator("#cards-new .kcard-move").first
     if select.count():
@@ -147,10 +131,10 @@ def test_supervisor_board_and_phone_layout(live_server, browser):
     ctx.close()
 
 
-def test_keyboard_reaches_cards_and_buttons(live_server, browser):
+def test_keyboard_reaches_cards_and_buttons(live_server, browser, sign_in):
     ctx = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
     page = ctx.new_page()
-    _login(page, live_server.base_url, "wuye01")
+    sign_in(page, live_server.base_url, "wuye01")
     first = page.locator(".kcard").first
     first.focus()
     assert page.evaluate("document.activeElement.classList.contains('kcard')")
@@ -159,7 +143,7 @@ def test_keyboard_reaches_cards_and_buttons(live_server, browser):
     ctx.close()
 
 
-def test_show_more_survives_a_refresh(live_server, browser):
+def test_show_more_survives_a_refresh(live_server, browser, sign_in):
     """Pages opened with "show more" stay open when the live board brings someone else's change."""
     from casework.extensions import db
     from casework.models import Category, User
@@ -167,7 +151,7 @@ def test_show_more_survives_a_refresh(live_server, browser):
 
     ctx = browser.new_context(viewport={"width": 1600, "height": 900}, locale="zh-CN")
     page = ctx.new_page()
-    _login(page, live_server.base_url, "jiedao")
+    sign_in(page, live_server.base_url, "jiedao")
     more = page.locator(".bcol-more").first
     column = more.evaluate("el => el.closest('.bcol-cards').dataset.column")
     cards = page.locator(f"#cards-{column} .kcard")

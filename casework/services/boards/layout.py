@@ -15,8 +15,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, or_
 
 from casework.access import Jurisdiction, Who
+from casework.events import EVENT_INPUTS, SPECS, BoardMove
 from casework.models import Case
-from casework.workflow import EVENT_INPUTS, CaseWorkflow
+from casework.workflow import CaseWorkflow
 
 PAGE_SIZE = 50
 RECENT_DAYS = 7
@@ -129,43 +130,14 @@ TITLES = {
 }
 
 
-@dataclass(frozen=True)
-class Move:
-    """Dropping a card of column `source` on column `target` fires `event`.
-
-    `cond`/`unless` name a workflow guard when the event's destination depends on it
-    (a call-back "not solved" goes back to the handler only if one did the work).
-    """
-
-    source: str
-    target: str
-    event: str
-    cond: str | None = None
-    unless: str | None = None
-
-
-MOVES: dict[str, tuple[Move, ...]] = {
-    "grid_staff": (
-        Move("new", "triage", "sign"),
-        Move("triage", "leader", "dispatch"),
-        Move("triage", "handler", "dispatch_handler"),
-        Move("triage", "callback", "resolve"),
-        Move("callback", "closed", "close"),
-        Move("callback", "handler", "reopen", cond="has_handler"),
-        Move("callback", "triage", "reopen", unless="has_handler"),
-    ),
-    "building_leader": (
-        Move("mine", "handed_on", "hand_on"),
-        Move("mine", "callback", "resolve"),
-    ),
-    "handler": (
-        Move("to_sign", "in_progress", "accept"),
-        Move("to_sign", "done", "report_done"),
-        Move("in_progress", "done", "report_done"),
-        Move("to_sign", "returned", "return_case"),
-        Move("in_progress", "returned", "return_case"),
-    ),
-}
+# A drop between two columns (source, target, event, cond/unless guard): see events.BoardMove. The
+# drops each role's board offers are read from the event specs, in button order; a card offers
+# those leaving its own column.
+Move = BoardMove
+MOVES: dict[str, tuple[Move, ...]] = {}
+for _spec in SPECS:
+    for _m in _spec.board:
+        MOVES[_m.role] = MOVES.get(_m.role, ()) + (_m,)
 
 
 class MoveOption(NamedTuple):
