@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
 from casework.config import ROOT, Config
+from casework.numbers import BoundedMultiDict, Int64Converter
 from casework.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
 
@@ -46,9 +47,19 @@ def _sqlite_begin(connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
+class _Request(Flask.request_class):
+    """Query and form fields whose `get(..., type=int)` stays within 64 bits (casework.numbers)."""
+
+    parameter_storage_class = BoundedMultiDict
+
+
+class _Flask(Flask):
+    request_class = _Request
+
+
 def create_app(config: type | dict | None = None) -> Flask:
     """Build the application: config, extensions, blueprints, CLI and error pages."""
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+    app = _Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
                 instance_path=str(ROOT / "instance"))
     app.config.from_object(Config)
     if isinstance(config, dict):
@@ -56,6 +67,8 @@ def create_app(config: type | dict | None = None) -> Flask:
     elif config is not None:
         app.config.from_object(config)
     os.makedirs(app.instance_path, exist_ok=True)
+    # Ids in URLs are bounded to 64 bits: a bigger number is a 404, not a database error (500).
+    app.url_map.converters["int"] = Int64Converter
     if app.config.get("PROXY_COUNT"):
         # Behind nginx: trust its X-Forwarded-For/-Proto so rate limits see residents' addresses
         # and generated links (QR codes) use https.

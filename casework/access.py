@@ -131,8 +131,9 @@ def may_urge(user: User, case: Case) -> bool:
 
 
 def may_reveal_phone(user: User, case: Case) -> bool:
-    """Grid staff of the case and its supervisors may see the full number, on a recorded action."""
-    if not case.reporter_phone:
+    """Grid staff of the case and its supervisors may see the full number (and numbers typed into the
+    case's text), on a recorded action."""
+    if not case.reporter_phone and not case.phones_in_text():
         return False
     return (user.role == "grid_staff" and _acts_for(user, case, "grid_staff")) or (
         user.role in SUPERVISORS and can_view(user, case)

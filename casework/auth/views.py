@@ -11,13 +11,14 @@ from sqlalchemy import select
 from casework.auth.forms import LoginForm
 from casework.extensions import db, login_manager
 from casework.models import User
+from casework.numbers import as_id
 
 bp = Blueprint("auth", __name__)
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return db.session.get(User, as_id(user_id)) if as_id(user_id) is not None else None
 
 
 def _safe_next(target: str | None) -> str | None:

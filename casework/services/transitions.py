@@ -9,10 +9,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from casework import access
 from casework.extensions import db
+from casework.numbers import as_id
 from casework.models import Case, CaseEvent, Organisation, User
 from casework.services.clock import end_stage, start_stage
 from casework.services import tallies
 from casework.services.errors import Invalid, Refused, Stale
+from casework.services.queries import handler_choices
 from casework.timekeeping import now
 from casework.workflow import (
     EVENT_INPUTS, REJECT_REASONS, RESOLUTION_BY_EVENT, RETURN_REASONS, SATISFACTIONS,
@@ -36,8 +38,13 @@ def check_version(case: Case, seen_version: int | None) -> None:
         raise Stale(_l("该案件已被%(who)s更新，请刷新后再操作。", who=who))
 
 
-def _validate(case: Case, event: str, data: dict) -> dict:
-    """Check what the event needs from the user; return the cleaned values or raise Invalid."""
+def _validate(case: Case, event: str, data: dict, actor: User | None = None) -> dict:
+    """Check what the event needs from the user; return the cleaned values or raise Invalid.
+
+    The organisation must be one the form offers (queries.handler_choices: the building's own
+    property company or a partner), and a case merged into must lie inside the actor's
+    jurisdiction; one outside it is refused with the same words as an unknown number.
+    """
     errors: dict = {}
     clean: dict = {"note": (data.get("note") or "").strip()}
     if len(clean["note"]) > NOTE_MAX:
@@ -56,9 +63,9 @@ def _validate(case: Case, event: str, data: dict) -> dict:
     if "organisation" in needs:
         org = None
         raw = str(data.get("organisation") or "")
-        if raw.isdigit():
-            org = db.session.get(Organisation, int(raw))
-        if org is None or not org.active:
+        if as_id(raw) is not None:
+            org = db.session.get(Organisation, as_id(raw))
+        if org is None or not org.active or org.id not in {o.id for o in handler_choices(case)}:
             errors["organisation"] = _l("请选择承办单位。")
         clean["organisation"] = org
     if "satisfaction" in needs:
@@ -69,6 +76,8 @@ def _validate(case: Case, event: str, data: dict) -> dict:
     if "duplicate_of" in needs:
         number = (data.get("duplicate_of") or "").strip().upper()
         target = db.session.scalars(select(Case).where(Case.number == number)).first() if number else None
+        if target is not None and actor is not None and not access.can_view(actor, target):
+            target = None  # outside the jurisdiction reads exactly like an unknown number
         if target is None or target.id == case.id:
             errors["duplicate_of"] = _l("请填写另一件案件的编号。")
         elif not target.is_open:
@@ -117,7 +126,7 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
         raise Refused(_l("当前状态下不能执行此操作。"))
     if actor is not None and not access.may_fire(actor, case, event):
         raise Refused(_l("您无权在当前状态下执行此操作。"))
-    clean = _validate(case, event, data)
+    clean = _validate(case, event, data, actor)
     source = case.status
     at = now()
     before = tallies.snapshot(case)  # the dashboard's rollups get the difference this move makes

@@ -21,6 +21,7 @@ from sqlalchemy import (
 
 from casework import access
 from casework.extensions import db
+from casework.numbers import as_int
 from casework.models import Building, Case, Category, Grid, Organisation, User
 from casework.services.errors import NotFound
 from casework.services.queries import CaseFilters, apply_filters
@@ -270,8 +271,8 @@ def parse_pages(user: User, raw: str | None) -> dict[str, int]:
     pages: dict[str, int] = {}
     for part in (raw or "").split(",")[:len(columns_for(user))]:
         key, _, n = part.partition(":")
-        if column(user, key) is not None and n.isdigit():
-            pages[key] = min(max(int(n), 1), MAX_PAGES)
+        if column(user, key) is not None and as_int(n) is not None:
+            pages[key] = min(max(as_int(n), 1), MAX_PAGES)
     return pages
 
 
