@@ -67,6 +67,14 @@ def create_app(config: type | dict | None = None) -> Flask:
     elif config is not None:
         app.config.from_object(config)
     os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError(
+            "SECRET_KEY is not set. Casework signs session cookies with it; without a secret one anybody "
+            "could forge a login. Set it in the environment, e.g.\n"
+            "    export SECRET_KEY=\"$(python3 -c 'import secrets; print(secrets.token_hex(32))')\"\n"
+            f"or write it to {app.instance_path}/secret_key (`make run` does that once for the demo). "
+            "See docs/deploy.md."
+        )
     # Ids in URLs are bounded to 64 bits: a bigger number is a 404, not a database error (500).
     app.url_map.converters["int"] = Int64Converter
     if app.config.get("PROXY_COUNT"):
@@ -90,6 +98,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     limiter.init_app(app)
 
     from casework import models  # noqa: F401  (register tables)
+    from casework.services import accounts  # noqa: F401  (ends sessions when a user's access changes)
     from casework.auth.views import bp as auth_bp
     from casework.boards.views import bp as boards_bp
     from casework.cases.views import bp as cases_bp
@@ -100,6 +109,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from casework.timeliness.views import bp as timeliness_bp
     from casework.notices.views import bp as notices_bp
     from casework.admin.views import bp as admin_bp
+    from casework.audit.views import bp as audit_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(boards_bp)
@@ -111,6 +121,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.register_blueprint(timeliness_bp)
     app.register_blueprint(notices_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(audit_bp)
 
     from casework.cli import register_cli
     register_cli(app)

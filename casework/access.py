@@ -28,7 +28,9 @@ EVENT_ROLES: dict[str, dict[str, str]] = {
 }
 SUPERVISORS = ("community_supervisor", "subdistrict_supervisor")
 INTAKE_ROLES = ("grid_staff",) + SUPERVISORS
-SEE_ALL = ("subdistrict_supervisor", "admin")
+# The admin configures the system and has no case jurisdiction (三员分立: the system admin does not
+# read residents' cases; docs/deploy.md). The auditor reads the audit log and nothing else.
+SEE_ALL = ("subdistrict_supervisor",)
 
 
 def scope_clause(user: User) -> ColumnElement[bool]:
@@ -171,8 +173,8 @@ def may_take_intake(user: User) -> bool:
 
 
 def may_use_board(user: User) -> bool:
-    """Everyone who works cases has a board; the admin configures and has none."""
-    return user.role != "admin"
+    """Everyone who works cases has a board; the admin configures and has none, nor has the auditor."""
+    return user.role not in ("admin", "auditor")
 
 
 def may_view_reports(user: User) -> bool:
@@ -194,3 +196,24 @@ def may_bulk_sign(user: User) -> bool:
 
 def may_bulk_urge(user: User) -> bool:
     return user.role in SUPERVISORS
+
+
+# Separation of duties (三员): the auditor reads the audit log and nothing else; the admin no cases.
+AUDITOR_ENDPOINTS = ("audit.", "auth.", "static")
+
+
+def may_read_audit(user: User) -> bool:
+    """Only the auditor reads the audit log (the admin's own acts are in it)."""
+    return user.role == "auditor"
+
+
+def may_list_cases(user: User) -> bool:
+    """Case lists are for those who work or supervise cases: not the admin, not the auditor."""
+    return user.role not in ("admin", "auditor")
+
+
+def may_open_endpoint(user: User, endpoint: str | None) -> bool:
+    """Deny by default for the auditor: only the audit pages, logging in and out, and static files."""
+    if user.role != "auditor":
+        return True
+    return bool(endpoint) and endpoint.startswith(AUDITOR_ENDPOINTS)
