@@ -65,7 +65,7 @@ def test_merge_refuses_a_case_outside_the_jurisdiction_like_an_unknown_one(app, 
         response = client.post(f"/cases/{mine.id}/events/merge", {"version": mine.version, "duplicate_of": number},
                                htmx=True)
         assert response.status_code == 422
-        answers[label] = re.sub(r"(WG-NOPE-0001|%s)" % re.escape(elsewhere.number), "N", response.text)
+        answers[label] = re.sub(f"(WG-NOPE-0001|{re.escape(elsewhere.number)})", "N", response.text)
         assert "请填写另一件案件的编号。" in response.text
     assert answers["unknown"] == answers["outside"]
     assert snapshot(mine.id) == before
@@ -156,7 +156,7 @@ def _staff_urls(case_id: int) -> list[tuple[str, str]]:
             gets += [f"/cases/?{name}={value}", f"/board/?{name}={value}", f"/board/columns/new?{name}={value}"]
     gets += [f"/board/columns/new?page={BIG}", f"/board/?pages=new:{BIG}", f"/reports/?community={BIG}",
              f"/reports/?grid={HUGE}", f"/reports/cases.csv?figure=received&group=grid:{BIG}",
-             f"/reports/?community=²"]
+             "/reports/?community=²", f"/reports/cases.csv?figure=received&group={BIG}"]
     posts = [f"/cases/{BIG}/events/sign", f"/board/cards/{BIG}/move", f"/cases/{BIG}/extensions",
              f"/cases/{case_id}/extensions/{BIG}", f"/cases/{BIG}/resume", f"/cases/{BIG}/urge",
              f"/cases/{BIG}/photos", f"/cases/{BIG}/phone", f"/notices/{BIG}/open"]
