@@ -358,3 +358,12 @@ def test_purge_never_removes_audit_rows(app, session):
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(func.count(AuditEntry.id))) == before
     assert audit.first_broken() is None
+
+
+def test_create_user_applies_the_password_policy(app, session):
+    runner = app.test_cli_runner()
+    weak = runner.invoke(args=["casework", "create-user", "shenji02", "--role", "auditor", "--password", "abc"])
+    assert weak.exit_code != 0 and "密码至少需要 10 个字符。" in weak.output
+    ok = runner.invoke(args=["casework", "create-user", "shenji02", "--role", "auditor", "--password", GOOD_PASSWORD])
+    assert ok.exit_code == 0, ok.output
+    assert user("shenji02").role == "auditor"
