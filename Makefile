@@ -24,7 +24,13 @@ install-dev: $(VENV)/.installed-dev
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --statistics -d translations
 
-db: install translations
+# The demo never runs on a known key: a random one is written once (keep it: it signs the sessions).
+instance/secret_key:
+	@mkdir -p instance
+	@umask 077 && $(PY) -c "import secrets; print(secrets.token_hex(32))" > $@
+	@echo "created a random SECRET_KEY in $@ (production: set SECRET_KEY instead, see docs/deploy.md)"
+
+db: install translations instance/secret_key
 	$(FLASK) db upgrade
 	$(FLASK) casework demo --if-empty
 	$(FLASK) casework sweep

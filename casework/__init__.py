@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from casework.config import ROOT, Config
 from casework.extensions import babel, compress, csrf, db, htmx, limiter, login_manager, migrate
+from casework.numbers import BoundedMultiDict, Int64Converter
 
 
 def get_locale() -> str:
@@ -49,9 +50,19 @@ def _sqlite_begin(connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
+class _Request(Flask.request_class):
+    """Query and form fields whose `get(..., type=int)` stays within 64 bits (casework.numbers)."""
+
+    parameter_storage_class = BoundedMultiDict
+
+
+class _Flask(Flask):
+    request_class = _Request
+
+
 def create_app(config: type | dict | None = None) -> Flask:
     """Build the application: config, extensions, blueprints, CLI and error pages."""
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+    app = _Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
                 instance_path=str(ROOT / "instance"))
     app.config.from_object(Config)
     if isinstance(config, dict):
@@ -59,6 +70,16 @@ def create_app(config: type | dict | None = None) -> Flask:
     elif config is not None:
         app.config.from_object(config)
     os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError(
+            "SECRET_KEY is not set. Casework signs session cookies with it; without a secret one anybody "
+            "could forge a login. Set it in the environment, e.g.\n"
+            "    export SECRET_KEY=\"$(python3 -c 'import secrets; print(secrets.token_hex(32))')\"\n"
+            f"or write it to {app.instance_path}/secret_key (`make run` does that once for the demo). "
+            "See docs/deploy.md."
+        )
+    # Ids in URLs are bounded to 64 bits: a bigger number is a 404, not a database error (500).
+    app.url_map.converters["int"] = Int64Converter
     if app.config.get("PROXY_COUNT"):
         # Behind nginx: trust its X-Forwarded-For/-Proto so rate limits see residents' addresses
         # and generated links (QR codes) use https.
@@ -84,6 +105,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     limiter.init_app(app)
 
     from casework import models  # noqa: F401  (register tables)
+    from casework.services import accounts  # noqa: F401  (ends sessions when a user's access changes)
     from casework.auth.views import bp as auth_bp
     from casework.boards.views import bp as boards_bp
     from casework.cases.views import bp as cases_bp
@@ -94,6 +116,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from casework.timeliness.views import bp as timeliness_bp
     from casework.notices.views import bp as notices_bp
     from casework.admin.views import bp as admin_bp
+    from casework.audit.views import bp as audit_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(boards_bp)
@@ -107,6 +130,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     from casework.ops.views import bp as ops_bp
     app.register_blueprint(ops_bp)
+    app.register_blueprint(audit_bp)
 
     from casework.cli import register_cli
     register_cli(app)

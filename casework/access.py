@@ -22,7 +22,9 @@ from casework.workflow import enabled_events
 
 SUPERVISORS = ("community_supervisor", "subdistrict_supervisor")
 INTAKE_ROLES = ("grid_staff",) + SUPERVISORS
-SEE_ALL = ("subdistrict_supervisor", "admin")
+# The admin configures the system and has no case jurisdiction (三员分立: the system admin does not
+# read residents' cases; docs/deploy.md). The auditor reads the audit log and nothing else.
+SEE_ALL = ("subdistrict_supervisor",)
 
 _NONE: frozenset[int] = frozenset()
 
@@ -32,7 +34,7 @@ class Jurisdiction:
     """Which cases (and places) one user may see: the role and the ids its rule reads.
 
     Each role reads one kind of id; the other sets are empty:
-    - subdistrict supervisor, admin: everything (no ids);
+    - subdistrict supervisor: everything (no ids); the admin and the auditor: nothing (三员分立);
     - community supervisor: `community_ids` (the user's community);
     - grid staff: `grid_ids`; building leader: `building_ids`;
     - handler: `organisation_id` (cases assigned to the organisation, or returned by it).
@@ -244,8 +246,9 @@ def may_urge(user: Who, case: Case) -> bool:
 
 
 def may_reveal_phone(user: Who, case: Case) -> bool:
-    """Grid staff of the case and its supervisors may see the full number, on a recorded action."""
-    if not case.reporter_phone:
+    """Grid staff of the case and its supervisors may see the full number (and numbers typed into the
+    case's text), on a recorded action."""
+    if not case.reporter_phone and not case.phones_in_text():
         return False
     return (user.role == "grid_staff" and _acts_for(user, case, "grid_staff")) or (
         user.role in SUPERVISORS and can_view(user, case)
@@ -283,8 +286,8 @@ def may_take_intake(user: Who) -> bool:
 
 
 def may_use_board(user: Who) -> bool:
-    """Everyone who works cases has a board; the admin configures and has none."""
-    return user.role != "admin"
+    """Everyone who works cases has a board; the admin configures and has none, nor has the auditor."""
+    return user.role not in ("admin", "auditor")
 
 
 def may_view_reports(user: Who) -> bool:
@@ -305,3 +308,24 @@ def may_bulk_sign(user: Who) -> bool:
 
 def may_bulk_urge(user: Who) -> bool:
     return user.role in SUPERVISORS
+
+
+# Separation of duties (三员): the auditor reads the audit log and nothing else; the admin no cases.
+AUDITOR_ENDPOINTS = ("audit.", "auth.", "static")
+
+
+def may_read_audit(user: User) -> bool:
+    """Only the auditor reads the audit log (the admin's own acts are in it)."""
+    return user.role == "auditor"
+
+
+def may_list_cases(user: User) -> bool:
+    """Case lists are for those who work or supervise cases: not the admin, not the auditor."""
+    return user.role not in ("admin", "auditor")
+
+
+def may_open_endpoint(user: User, endpoint: str | None) -> bool:
+    """Deny by default for the auditor: only the audit pages, logging in and out, and static files."""
+    if user.role != "auditor":
+        return True
+    return bool(endpoint) and endpoint.startswith(AUDITOR_ENDPOINTS)

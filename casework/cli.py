@@ -58,6 +58,10 @@ def create_user(username, name, role, organisation, community, password) -> None
         user.community = db.session.scalars(select(Community).where(Community.name == community)).first()
         if user.community is None:
             raise click.ClickException(f"no community named {community}")
+    from casework.services import passwords
+    found = passwords.problems(password, user)
+    if found:
+        raise click.ClickException("password refused: " + " ".join(found))
     user.set_password(password)
     db.session.add(user)
     db.session.commit()

@@ -3,6 +3,21 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SECRET_KEY_FILE = ROOT / "instance" / "secret_key"
+
+
+def _secret_key() -> str | None:
+    """SECRET_KEY from the environment, else instance/secret_key (written once by `make run`), else none.
+
+    Without one the app refuses to start (casework.create_app): a known key lets anyone forge a
+    session cookie and log in as anybody.
+    """
+    key = os.environ.get("SECRET_KEY", "").strip()
+    if key:
+        return key
+    if SECRET_KEY_FILE.is_file():
+        return SECRET_KEY_FILE.read_text(encoding="utf-8").strip() or None
+    return None
 
 
 def _database_url() -> str:
@@ -16,7 +31,7 @@ def _database_url() -> str:
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SECRET_KEY = _secret_key()
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     SESSION_COOKIE_HTTPONLY = True
@@ -41,6 +56,17 @@ class Config:
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "730"))
     # Rendered board cards kept per worker process (boards/cards.py; ≈ 4.5 kB each with its key); 0 = off.
     BOARD_CARD_CACHE_SIZE = int(os.environ.get("BOARD_CARD_CACHE_SIZE", "2048"))
+    # Sessions end after SESSION_IDLE_MINUTES without a request the user made (a board's own polling
+    # does not count) and SESSION_ABSOLUTE_HOURS after login, whatever happens (docs/deploy.md).
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "30"))
+    SESSION_ABSOLUTE_HOURS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12"))
+    # Failed logins before a temporary lock, per typed account name and per address (limits syntax).
+    LOGIN_LOCK_ACCOUNT = os.environ.get("LOGIN_LOCK_ACCOUNT", "5 per 15 minutes")
+    LOGIN_LOCK_ADDRESS = os.environ.get("LOGIN_LOCK_ADDRESS", "20 per 15 minutes")
+    # Password policy (services/passwords.py); PASSWORD_MAX_AGE_DAYS=0 means no periodic change.
+    PASSWORD_MIN_LENGTH = int(os.environ.get("PASSWORD_MIN_LENGTH", "10"))
+    PASSWORD_MIN_CLASSES = int(os.environ.get("PASSWORD_MIN_CLASSES", "3"))
+    PASSWORD_MAX_AGE_DAYS = int(os.environ.get("PASSWORD_MAX_AGE_DAYS", "0"))
     # How many reverse proxies (nginx) stand in front of the app; 0 when serving directly.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
     # Logs: one JSON object per line with LOG_JSON=1 (text otherwise); every line carries the request id.
@@ -75,3 +101,6 @@ class TestConfig(Config):
     # these to check the 429s.
     RATELIMIT_REPORT = "10000 per minute"
     RATELIMIT_TRACK = "10000 per minute"
+    # Many tests log in (and fail to) as the same demo users; tests/test_accounts.py lowers these.
+    LOGIN_LOCK_ACCOUNT = "10000 per minute"
+    LOGIN_LOCK_ADDRESS = "10000 per minute"

@@ -46,7 +46,7 @@ REASON = {**RETURN_REASON, **REJECT_REASON}
 ROLE = {
     "grid_staff": _l("网格员"), "building_leader": _l("楼栋长"), "handler": _l("承办人员"),
     "community_supervisor": _l("社区督导"), "subdistrict_supervisor": _l("街道督导"),
-    "admin": _l("管理员"),
+    "admin": _l("管理员"), "auditor": _l("审计员"),
 }
 ORG_KIND = {"property": _l("物业服务企业"), "enterprise": _l("企业合伙人"),
             "social_group": _l("社会组织"), "individual": _l("个人合伙人"),

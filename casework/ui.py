@@ -12,7 +12,7 @@ from casework import access, labels
 from casework.services import clock, escalation, residents, timeliness
 from casework.extensions import db
 from casework.models import Case
-from casework.models.cases import mask_phone
+from casework.models.cases import mask_phone, mask_phones
 from casework.timekeeping import now
 from casework.events import EVENT_INPUTS
 
@@ -193,6 +193,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["dt"] = _fmt_dt
     app.jinja_env.filters["age"] = lambda value: age_words()(value)
     app.jinja_env.filters["mask_phone"] = mask_phone
+    # Numbers typed into free text (title, description, unit, name, notes) are masked like the field.
+    app.jinja_env.filters["mask_phones"] = mask_phones
 
     @app.after_request
     def headers(response):

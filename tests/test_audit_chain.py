@@ -1,5 +1,5 @@
 """The audit chain: rows link by hash, a changed row is found, a rolled-back change leaves no row."""
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from casework.extensions import db
 from casework.models import AuditEntry
@@ -20,7 +20,12 @@ def test_an_edited_row_is_named(session):
     audit.record("login.ok", actor=user("wangge01"))
     target = audit.record("login.failed", outcome="refused", obj="wangge01")
     audit.record("logout", actor=user("wangge01"))
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:  # a database superuser going round the append-only trigger
+        session.execute(text("SET LOCAL session_replication_role = replica"))
     session.execute(update(AuditEntry).where(AuditEntry.id == target.id).values(outcome="ok"))
+    if postgres:
+        session.execute(text("SET LOCAL session_replication_role = origin"))
     session.expire_all()
     broken = audit.first_broken()
     assert broken is not None and broken.id == target.id

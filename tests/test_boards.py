@@ -90,7 +90,7 @@ def at_handler(make_case, accepted=False) -> Case:
 
 @pytest.mark.parametrize("username,home", [
     ("wangge01", "/board/"), ("louzhang01", "/board/"), ("wuye01", "/board/"), ("hehuo01", "/board/"),
-    ("shequ01", "/board/"), ("jiedao", "/board/"), ("admin", "/cases/"),
+    ("shequ01", "/board/"), ("jiedao", "/board/"), ("admin", "/admin/limits"),
 ])
 def test_each_role_lands_on_its_board(app, session, username, home):
     c = Client(app)

@@ -173,8 +173,10 @@ def test_title_changed_behind_the_orm_without_a_version_bump_shows(login_as, mak
 
 # ---- never stale: the clock -----------------------------------------------------------------------------
 
-def test_time_passing_changes_age_and_due_badge(login_as, make_case):
+def test_time_passing_changes_age_and_due_badge(app, login_as, make_case, monkeypatch):
     """Nothing on the case changes, yet its age and due badge move on with the clock, each on its own."""
+    # One login watches six hours go by: longer than the session's idle timeout (30 min) allows.
+    monkeypatch.setitem(app.config, "SESSION_IDLE_MINUTES", 24 * 60)
     monday = dt.datetime(2026, 11, 30, 9, 0, tzinfo=CN)  # a working Monday: sign within 4 working hours, by 14:30
     steps = [
         (dt.time(9, 0), "0分钟", ("on_time", "剩余 4工时")),

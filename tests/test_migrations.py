@@ -46,7 +46,7 @@ def empty_database(request, tmp_path):
 
 
 def flask_db(url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": url, "FLASK_APP": "wsgi"}
+    env = {"SECRET_KEY": "migration-test", **os.environ, "DATABASE_URL": url, "FLASK_APP": "wsgi"}
     env.pop("FLASK_DEBUG", None)
     return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)

@@ -275,7 +275,9 @@ def test_rollups_follow_every_transition(session, make_case):
     from casework.services import timeliness
     from casework.services.transitions import fire
 
+    # The building's property company, then a partner (a case only goes to organisations its form offers).
     orgs = session.scalars(select(Organisation).where(Organisation.kind == "property").order_by(Organisation.id)).all()
+    orgs[1] = session.scalars(select(Organisation).where(Organisation.kind != "property").order_by(Organisation.id)).first()
     handler = session.scalars(select(User).where(User.role == "handler", User.organisation_id == orgs[0].id)).first()
     case = make_case()
     other = make_case(category="sanitation")

@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 from flask import current_app, request, url_for
 
+from casework.models.cases import mask_phones
 from casework.services.boards import CardView, MoveOption, Names
 
 
@@ -195,9 +196,9 @@ class CardRenderer:
         building = names.buildings.get(c.building_id)
         org = names.organisations.get(c.assigned_org_id) if c.assigned_org_id is not None else None
         return CardFacts(
-            id=c.id, version=c.version, number=c.number, title=c.title, priority=c.priority, column=card.column,
+            id=c.id, version=c.version, number=c.number, title=mask_phones(c.title), priority=c.priority, column=card.column,
             category=category.label(self.locale) if category else "", building=building.name if building else "",
-            unit=c.unit, organisation=org.name if org else "", age=self.age(c.created_at),
+            unit=mask_phones(c.unit), organisation=org.name if org else "", age=self.age(c.created_at),
             return_count=c.return_count,
             due=self.due(c) if c.stage_due_at is not None and c.status != "closed" else None,
             events=tuple(card.events), moves=tuple(card.moves), pick=card.pick,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import (
     Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Text,
@@ -28,6 +29,32 @@ def mask_phone(phone: str | None) -> str:
     if len(digits) < 7:
         return "*" * len(digits)
     return digits[:3] + "****" + digits[-4:]
+
+
+# Numbers a resident may type into free text: mainland mobiles (with an optional +86/86 prefix and
+# spaces or dashes between the groups) and landlines with an area code (0xx/0xxx, optionally in
+# brackets, a dash or space, 7-8 digits; an extension after it stays readable).
+PHONE_IN_TEXT_RE = re.compile(
+    r"(?<![\d])(?:(?:\+?86)[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?![\d])"
+    r"|(?<![\d])(?:[(（]0\d{2,3}[)）]|0\d{2,3})[\s-]?[2-9]\d{2,3}[\s-]?\d{4}(?![\d])"
+)
+
+
+def _digits(text: str) -> str:
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
+
+
+def phones_in(text: str | None) -> list[str]:
+    """The phone numbers written in a free text, as digits (the reveal shows these)."""
+    return [_digits(m.group(0)) for m in PHONE_IN_TEXT_RE.finditer(text or "")]
+
+
+def mask_phones(text: str | None) -> str:
+    """The text with every phone number in it masked exactly as `mask_phone` masks the phone field."""
+    if not text:
+        return text or ""
+    return PHONE_IN_TEXT_RE.sub(lambda m: mask_phone(_digits(m.group(0))), text)
 
 
 # The columns the dashboard groups and scopes cases by.
@@ -139,6 +166,13 @@ class Case(db.Model):
     @property
     def masked_phone(self) -> str:
         return mask_phone(self.reporter_phone)
+
+    def phones_in_text(self) -> list[str]:
+        """Numbers the resident typed into the case's free text (title, description, unit, name)."""
+        found: list[str] = []
+        for value in (self.title, self.description, self.unit, self.reporter_name):
+            found += [p for p in phones_in(value) if p not in found]
+        return found
 
     @property
     def is_open(self) -> bool:

@@ -1,7 +1,10 @@
 """Users, their role and jurisdiction, and the organisations that handle cases."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, String, Table
+import datetime as dt
+import secrets
+
+from sqlalchemy import Boolean, CheckConstraint, Column, DateTime, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -11,6 +14,8 @@ from casework.extensions import db
 ROLES = (
     "grid_staff", "building_leader", "handler",
     "community_supervisor", "subdistrict_supervisor", "admin",
+    # Reads the audit log and nothing else (三员分立: system admin, security admin, auditor).
+    "auditor",
 )
 ORG_KINDS = ("property", "enterprise", "social_group", "individual", "volunteer_team")
 
@@ -64,9 +69,19 @@ class User(UserMixin, db.Model):
     community: Mapped["Community | None"] = relationship()  # noqa: F821
     grids: Mapped[list["Grid"]] = relationship(secondary=user_grids)  # noqa: F821
     buildings: Mapped[list["Building"]] = relationship(secondary=user_buildings)  # noqa: F821
+    # Part of every session's identity (get_id): a new value ends all of the user's sessions at once
+    # (logout, password change, deactivation, a change of role or jurisdiction: services/accounts.py).
+    session_token: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
+    # When the password was last set (UTC): the optional periodic change (PASSWORD_MAX_AGE_DAYS).
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
+        self.password_changed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+    def get_id(self) -> str:
+        """Flask-Login keeps this in the session: the id and the current session token."""
+        return f"{self.id}:{self.session_token}"
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from werkzeug.datastructures import MultiDict
 
+from casework.numbers import as_int
+
 # Longest text kept when re-showing a form: generous, the service reports anything too long.
 _KEEP = {"unit": 200, "description": 4000, "reporter_name": 200, "reporter_phone": 40, "q": 40,
          "note": 1000, "comment": 1000}
@@ -14,7 +16,7 @@ _KEEP = {"unit": 200, "description": 4000, "reporter_name": 200, "reporter_phone
 
 def _int(raw: str | None) -> int | None:
     raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return as_int(raw)
 
 
 def _text(form: MultiDict, name: str) -> str:

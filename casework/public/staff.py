@@ -69,9 +69,9 @@ def reveal_phone(case_id: int):
     """Show the reporter's full number (grid staff and supervisors of the case); each reveal is recorded."""
     case = get_case_or_404(case_id, current_user)
     try:
-        phone = residents.reveal_phone(current_user, case)
+        phone = residents.reveal_phone(current_user, case, address=request.remote_addr or "")
     except ServiceError:
-        db.session.rollback()
+        db.session.commit()  # only the audit row of the refused attempt
         abort(403)
     db.session.commit()
     response = make_response(render_template("public/_staff_phone_revealed.html", case=case, phone=phone))

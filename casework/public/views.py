@@ -198,6 +198,8 @@ def qr(code: str):
     response = make_response(buf.getvalue())
     response.headers["Content-Type"] = "image/svg+xml"
     response.headers["Content-Security-Policy"] = "default-src 'none'"
+    # Photos show homes and faces: never kept in a browser's or proxy's cache.
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -264,4 +266,6 @@ def send_photo(att, thumb: bool = False):
     response = send_file(path, mimetype="image/jpeg" if thumb else att.content_type, max_age=0,
                          conditional=True, etag=True)
     response.headers["Content-Security-Policy"] = "default-src 'none'"
+    # Photos show homes and faces: never kept in a browser's or proxy's cache.
+    response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,6 +1,6 @@
 """The dashboard's tables as CSV (UTF-8 with BOM, for Excel) and XLSX, and case lists as CSV.
 
-No resident's name, phone number, room or description is ever written; titles have mobile numbers
+No resident's name, phone number, room or description is ever written; titles have phone numbers
 masked, and any text a spreadsheet would run as a formula is defused with a leading quote.
 """
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 from collections.abc import Iterable, Iterator
 
 from flask_babel import gettext as _
@@ -16,16 +15,16 @@ from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 
 from casework import labels
+from casework.models.cases import mask_phones
 from casework.services.reports import DIMENSION_LABELS, Rate, Report
 
 BOM = "\ufeff"
-MOBILE_RE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_text(value: str) -> str:
-    """Mask mobile numbers and stop a spreadsheet from reading the text as a formula."""
-    value = MOBILE_RE.sub(r"\1****\2", value)
+    """Mask phone numbers (as on every page) and stop a spreadsheet from reading the text as a formula."""
+    value = mask_phones(value)
     return "'" + value if value.startswith(FORMULA_START) else value
 
 

@@ -7,6 +7,7 @@ import re
 from flask_babel import lazy_gettext as _l
 from wtforms import Form, SelectField, StringField
 
+from casework.numbers import as_id
 from casework.services import reports
 
 # 2026-03-01, 2026/3/1, 2026.3.1, 2026年3月1日
@@ -35,7 +36,7 @@ def _is_iso(raw: str | None) -> bool:
 
 def _int_or_none(raw) -> int | None:
     raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return as_id(raw)
 
 
 class ReportForm(Form):

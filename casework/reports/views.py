@@ -10,7 +10,8 @@ from casework import access
 from casework.extensions import db, htmx
 from casework.reports import exports
 from casework.reports.forms import ReportForm
-from casework.services import charts, reports
+from casework.numbers import as_id
+from casework.services import audit, charts, reports
 from casework.services.errors import NotFound
 from casework.ui import jurisdiction, render_page
 
@@ -87,6 +88,12 @@ def _attachment(body, mimetype: str, filename: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
+def _audit_export(name: str, details: dict) -> None:
+    """Every export is in the audit: who took which file (no personal data in the details)."""
+    audit.record("export", actor=current_user, obj=name, details=details, address=request.remote_addr or "")
+    db.session.commit()
+
+
 @bp.route("/export.<fmt>")
 def export(fmt: str):
     """The page's figures as a CSV or XLSX download."""
@@ -97,6 +104,7 @@ def export(fmt: str):
         return _page(form, None, 422)
     report = _build(params)
     name = f"timeliness-{report.period.start:%Y%m%d}-{report.period.end:%Y%m%d}-{report.dim}.{fmt}"
+    _audit_export(name, {"format": fmt, "dim": report.dim})
     if fmt == "csv":
         return _attachment(exports.figures_csv(report), "text/csv; charset=utf-8", name)
     return _attachment(exports.figures_xlsx(report),
@@ -108,14 +116,15 @@ def case_list():
     """The cases behind one figure (optionally one ranking row) as a CSV download."""
     figure = request.args.get("figure", "")
     raw_group = (request.args.get("group") or "").strip()
-    if figure not in reports.FIGURES or (raw_group and not raw_group.isdigit()):
+    if figure not in reports.FIGURES or (raw_group and as_id(raw_group) is None):
         abort(404)
     form, params = _read_filters()
     if params is None:
         return _page(form, None, 422)
     period, scope, dim = params
     statement = reports.figure_cases(jurisdiction(), period, scope, figure, dim=dim,
-                                     group=int(raw_group) if raw_group else None)
+                                     group=as_id(raw_group) if raw_group else None)
     rows = db.session.execute(statement.execution_options(yield_per=1000))
     name = f"cases-{figure}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
+    _audit_export(name, {"figure": figure, "dim": dim, "group": raw_group or None})
     return _attachment(stream_with_context(exports.case_rows_csv(rows)), "text/csv; charset=utf-8", name)

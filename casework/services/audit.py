@@ -12,9 +12,10 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, func, select, text
 
 from casework.extensions import db
 from casework.models import AuditEntry, User
@@ -78,3 +79,90 @@ def _rows(batch: int) -> Iterator[AuditEntry]:
             return
         yield from rows
         last = rows[-1].id
+
+
+# ---- reading the log (the auditor's page) ---------------------------------------------------------
+
+CHINA_OFFSET = dt.timedelta(hours=8)  # the page and the filters speak China time; rows are UTC
+OUTCOMES = ("ok", "refused", "locked")
+PER_PAGE = 100
+
+
+@dataclass
+class AuditFilters:
+    """The auditor's filters as typed (kept for the form), and their errors."""
+
+    start: str = ""
+    end: str = ""
+    actor: str = ""
+    action: str = ""
+    outcome: str = ""
+    page: int = 1
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, args) -> AuditFilters:
+        from flask_babel import gettext as _
+
+        from casework.numbers import as_int
+        f = cls(start=(args.get("start") or "").strip()[:10], end=(args.get("end") or "").strip()[:10],
+                actor=(args.get("actor") or "").strip()[:40], action=(args.get("action") or "").strip()[:40],
+                outcome=(args.get("outcome") or "").strip()[:20],
+                page=min(max(as_int(args.get("page"), 1) or 1, 1), 100_000))
+        for name in ("start", "end"):
+            value = getattr(f, name)
+            if value and _date(value) is None:
+                f.errors[name] = _("请按 2026-12-02 的格式填写日期。")
+        if not f.errors and f.start and f.end and _date(f.start) > _date(f.end):
+            f.errors["end"] = _("结束日期不能早于开始日期。")
+        if f.outcome and f.outcome not in OUTCOMES:
+            f.errors["outcome"] = _("请选择结果。")
+        return f
+
+    def as_args(self, **override) -> dict:
+        values = {"start": self.start, "end": self.end, "actor": self.actor, "action": self.action,
+                  "outcome": self.outcome}
+        values.update(override)
+        return {k: v for k, v in values.items() if v}
+
+
+def _date(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def search(f: AuditFilters) -> Select:
+    """The rows matching the filters, newest first (dates are China dates, whole days)."""
+    query = select(AuditEntry)
+    if f.start and _date(f.start):
+        query = query.where(AuditEntry.at_utc >= dt.datetime.combine(_date(f.start), dt.time()) - CHINA_OFFSET)
+    if f.end and _date(f.end):
+        query = query.where(AuditEntry.at_utc < dt.datetime.combine(_date(f.end) + dt.timedelta(days=1), dt.time())
+                            - CHINA_OFFSET)
+    if f.actor:
+        query = query.where(AuditEntry.actor_name == f.actor)
+    if f.action:
+        # "login" matches login.ok, login.failed, login.locked...; a full name matches itself.
+        query = query.where((AuditEntry.action == f.action) | AuditEntry.action.startswith(f.action + ".", autoescape=True))
+    if f.outcome in OUTCOMES:
+        query = query.where(AuditEntry.outcome == f.outcome)
+    return query.order_by(AuditEntry.id.desc())
+
+
+def page_of(f: AuditFilters) -> tuple[list[AuditEntry], int]:
+    """One page of matching rows and the total count."""
+    base = search(f)
+    total = db.session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
+    rows = db.session.scalars(base.limit(PER_PAGE).offset((f.page - 1) * PER_PAGE)).all()
+    return list(rows), total
+
+
+def actions() -> list[str]:
+    """The actions present in the log (for the filter's choices)."""
+    return list(db.session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
+
+
+def china_time(entry: AuditEntry) -> str:
+    return (entry.at_utc + CHINA_OFFSET).strftime("%Y-%m-%d %H:%M:%S")

@@ -32,7 +32,11 @@ MAX_BYTES = 5 * 1024 * 1024          # per photo, as uploaded
 MAX_PHOTOS = 3                       # per report
 MAX_AFTER_PHOTOS = 6                 # per case, added by the handler
 MAX_SIDE = 4096                      # the stored copy fits in this square
-MAX_SOURCE_PIXELS = 50_000_000       # refuse to decode anything bigger (decompression bombs)
+# Refuse to decode anything bigger (decompression bombs, and memory): 2500 万 pixels is a 24 MP
+# camera's full picture. What one upload can cost is bounded by this: the decoded source at most
+# 25 M × 4 bytes = 100 MB (a JPEG is decoded at a reduced scale, so far less), then it is reduced
+# at once to fit MAX_SIDE and every later copy is of the reduced picture (≤ 4096² × 4 = 64 MB).
+MAX_SOURCE_PIXELS = 25_000_000
 THUMB_SIDE = 320
 FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
 FORMATS_EXT = dict(FORMATS.values())  # content type -> file name extension
@@ -90,13 +94,16 @@ def clean_image(data: bytes, field: str = "photos", name: str = "") -> Photo:
                 if fmt not in FORMATS:
                     raise bad
                 if probe.width * probe.height > MAX_SOURCE_PIXELS:
-                    raise Invalid(_l("请检查上传的照片。"), {field: _l("照片像素过大，请缩小后再上传。")})
+                    raise Invalid(_l("请检查上传的照片。"), {field: _l(
+                        "照片像素过大（%(have)s 万像素），上限为 %(limit)s 万像素，请缩小后再上传。",
+                        have=probe.width * probe.height // 10_000, limit=MAX_SOURCE_PIXELS // 10_000)})
                 probe.verify()
             with Image.open(io.BytesIO(data)) as img:
                 if fmt == "JPEG":
                     img.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode big JPEGs at a reduced scale
                 img.seek(0)  # animated WebP/PNG: the first frame only
                 img.load()
+                img = _reduced(img)  # from here on every copy is of the reduced picture
                 img = ImageOps.exif_transpose(img)  # keep the photo upright once EXIF is gone
                 canvas = _fresh_canvas(img)
     except Invalid:
@@ -116,6 +123,18 @@ def clean_image(data: bytes, field: str = "photos", name: str = "") -> Photo:
         canvas.save(out, "WEBP", quality=85)
     return Photo(data=out.getvalue(), thumb=_thumbnail(canvas), content_type=content_type, ext=ext,
                  width=canvas.width, height=canvas.height)
+
+
+def _reduced(img: Image.Image) -> Image.Image:
+    """The decoded picture shrunk by a whole factor (cheap, box filter) until it fits 2 × MAX_SIDE."""
+    factor = 1
+    while max(img.width, img.height) // factor > 2 * MAX_SIDE:
+        factor += 1
+    if factor == 1:
+        return img
+    if img.mode not in ("RGB", "RGBA", "L", "LA", "I", "F"):
+        img = img.convert("RGBA" if "transparency" in img.info or img.mode in ("PA", "P") else "RGB")
+    return img.reduce(factor)
 
 
 def _fresh_canvas(img: Image.Image) -> Image.Image:

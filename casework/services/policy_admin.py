@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from casework.extensions import db
+from casework.numbers import as_id
 from casework.models import STAGES, Category, HolidayOverride, TimeLimit, User
 from casework.services import clock
 from casework.services.errors import Invalid
@@ -22,7 +23,8 @@ def categories() -> list[Category]:
 
 
 def _category(raw: str) -> Category | None:
-    return db.session.get(Category, int(raw)) if raw and str(raw).isdigit() else None
+    category_id = as_id(raw)
+    return db.session.get(Category, category_id) if category_id is not None else None
 
 
 def limit_table(category_raw: str = "") -> dict[tuple[str, str], tuple[float, bool]]:

@@ -7,6 +7,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from casework import access
+from casework.numbers import as_id
 from casework.extensions import db
 from casework.models import Building, Case, CaseEvent, Organisation, User
 from casework.workflow import PRIORITIES, STATUSES
@@ -32,8 +33,7 @@ class CaseFilters:
     def from_args(cls, args) -> CaseFilters:
         """Read filters from request args, ignoring values that do not parse."""
         def as_int(name):
-            raw = (args.get(name) or "").strip()
-            return int(raw) if raw.isdigit() else None
+            return as_id(args.get(name))
         status = args.get("status", "")
         priority = args.get("priority", "")
         return cls(

@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from casework import access
 from casework.extensions import db
 from casework.models import Attachment, Building, Case, CaseEvent, Category, Community, Grid, User
-from casework.services import escalation, intake, photos, transitions
+from casework.services import audit, escalation, intake, photos, transitions
 from casework.services.errors import Invalid, NotFound, Refused, ServiceError
 from casework.services.numbering import TRACKING_ALPHABET, TRACKING_LENGTH
 from casework.timekeeping import now
@@ -289,11 +289,15 @@ def merged_duplicates(case: Case) -> list[Case]:
     return list(db.session.scalars(select(Case).where(Case.duplicate_of_id == case.id).order_by(Case.id)))
 
 
-def reveal_phone(actor: User, case: Case) -> str:
-    """Show the full number to grid staff or a supervisor of the case, recording who looked and when."""
+def reveal_phone(actor: User, case: Case, address: str = "") -> str:
+    """Show the full number to grid staff or a supervisor of the case, recording who looked and when
+    (on the case's timeline and in the audit)."""
     if not access.may_reveal_phone(actor, case):
+        audit.record("phone.reveal", actor=actor, obj=f"case:{case.id}", outcome="refused", address=address)
         raise Refused(_l("您无权查看该号码。"))
     transitions.add_event(actor, case, "reveal", "reveal_phone", public=False)
+    audit.record("phone.reveal", actor=actor, obj=f"case:{case.id}", address=address,
+                 details={"number": case.number, "in_text": len(case.phones_in_text())})
     log.info("case %s: phone revealed to %s", case.number, actor.username)
     return case.reporter_phone or ""
 

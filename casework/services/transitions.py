@@ -9,10 +9,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from casework import access, events, observability
 from casework.extensions import db
+from casework.numbers import as_id
 from casework.models import Case, CaseEvent, Organisation, User
 from casework.services.clock import end_stage, start_stage
 from casework.services import tallies
 from casework.services.errors import Invalid, Refused, Stale
+from casework.services.queries import handler_choices
 from casework.timekeeping import now
 from casework.events import EventSpec
 from casework.workflow import SATISFACTIONS, TransitionNotAllowed, enabled_events
@@ -34,7 +36,7 @@ def check_version(case: Case, seen_version: int | None) -> None:
         raise Stale(_l("该案件已被%(who)s更新，请刷新后再操作。", who=who))
 
 
-def _check_reason(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict) -> None:
+def _check_reason(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict, actor) -> None:
     reason = data.get("reason") or ""
     if reason not in spec.reasons:
         errors["reason"] = _l("请选择原因。")
@@ -43,26 +45,32 @@ def _check_reason(spec: EventSpec, case: Case, data: dict, clean: dict, errors: 
     clean["reason"] = reason
 
 
-def _check_organisation(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict) -> None:
+def _check_organisation(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict, actor) -> None:
+    """Only an organisation the form offers (queries.handler_choices: the building's own property
+    company or a partner): the server's rule is the one the form's choices come from."""
     org = None
-    raw = str(data.get("organisation") or "")
-    if raw.isdigit():
-        org = db.session.get(Organisation, int(raw))
-    if org is None or not org.active:
+    raw = as_id(str(data.get("organisation") or ""))
+    if raw is not None:
+        org = db.session.get(Organisation, raw)
+    if org is None or not org.active or org.id not in {o.id for o in handler_choices(case)}:
         errors["organisation"] = _l("请选择承办单位。")
     clean["organisation"] = org
 
 
-def _check_satisfaction(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict) -> None:
+def _check_satisfaction(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict, actor) -> None:
     sat = data.get("satisfaction") or ""
     if sat not in SATISFACTIONS:
         errors["satisfaction"] = _l("请选择满意度。")
     clean["satisfaction"] = sat
 
 
-def _check_duplicate_of(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict) -> None:
+def _check_duplicate_of(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict, actor) -> None:
+    """A case merged into must lie inside the actor's jurisdiction; one outside it is refused with
+    the same words as an unknown number."""
     number = (data.get("duplicate_of") or "").strip().upper()
     target = db.session.scalars(select(Case).where(Case.number == number)).first() if number else None
+    if target is not None and actor is not None and not access.can_view(actor, target):
+        target = None  # outside the jurisdiction reads exactly like an unknown number
     if target is None or target.id == case.id:
         errors["duplicate_of"] = _l("请填写另一件案件的编号。")
     elif not target.is_open:
@@ -70,7 +78,7 @@ def _check_duplicate_of(spec: EventSpec, case: Case, data: dict, clean: dict, er
     clean["duplicate_of"] = target
 
 
-def _check_note(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict) -> None:
+def _check_note(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict, actor) -> None:
     if not clean["note"]:
         errors["note"] = _l("请填写说明。")
 
@@ -80,14 +88,14 @@ _CHECKS = {"note": _check_note, "reason": _check_reason, "organisation": _check_
            "satisfaction": _check_satisfaction, "duplicate_of": _check_duplicate_of}
 
 
-def _validate(case: Case, spec: EventSpec, data: dict) -> dict:
+def _validate(case: Case, spec: EventSpec, data: dict, actor: User | None = None) -> dict:
     """Check what the event needs from the user; return the cleaned values or raise Invalid."""
     errors: dict = {}
     clean: dict = {"note": (data.get("note") or "").strip()}
     if len(clean["note"]) > NOTE_MAX:
         errors["note"] = _l("说明不能超过 %(n)d 字。", n=NOTE_MAX)
     for name in spec.inputs:
-        _CHECKS[name](spec, case, data, clean, errors)
+        _CHECKS[name](spec, case, data, clean, errors, actor)
     if errors:
         raise Invalid(_l("请检查填写的内容。"), errors)
     return clean
@@ -112,7 +120,7 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
     if actor is not None and not access.may_fire(actor, case, event):
         raise Refused(_l("您无权在当前状态下执行此操作。"))
     spec = events.spec(event)
-    clean = _validate(case, spec, data)
+    clean = _validate(case, spec, data, actor)
     source = case.status
     at = now()
     before = tallies.snapshot(case)  # the dashboard's rollups get the difference this move makes

@@ -12,6 +12,7 @@ from sqlalchemy import (
 
 from casework import access
 from casework.extensions import db
+from casework.numbers import as_id, as_int
 from casework.models import Case, User
 from casework.services import escalation, transitions
 from casework.services.errors import Invalid, Refused, ServiceError
@@ -59,8 +60,8 @@ def parse_picks(values: Iterable[str]) -> list[tuple[int, int | None]]:
     picks = []
     for raw in values:
         case_id, _, version = (raw or "").partition(":")
-        if case_id.isdigit():
-            picks.append((int(case_id), int(version) if version.isdigit() else None))
+        if as_id(case_id) is not None:
+            picks.append((as_id(case_id), as_int(version)))
     return picks
 
 

@@ -21,6 +21,7 @@ from casework import access
 from casework.access import Jurisdiction, Who, jurisdiction_of
 from casework.extensions import db
 from casework.models import Building, Case, Category, Grid, Organisation
+from casework.numbers import as_int
 from casework.services.errors import NotFound
 from casework.services.queries import CaseFilters, apply_filters
 from casework.timekeeping import now
@@ -236,8 +237,8 @@ def parse_pages(who: Who, raw: str | None) -> dict[str, int]:
     pages: dict[str, int] = {}
     for part in (raw or "").split(",")[:len(columns_for(who))]:
         key, _, n = part.partition(":")
-        if column(who, key) is not None and n.isdigit():
-            pages[key] = min(max(int(n), 1), MAX_PAGES)
+        if column(who, key) is not None and as_int(n) is not None:
+            pages[key] = min(max(as_int(n), 1), MAX_PAGES)
     return pages
 
 
