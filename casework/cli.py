@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -82,6 +83,20 @@ def create_user(username, name, role, organisation, community, grids, buildings,
     click.echo(f"created {role} {username}")
 
 
+@casework_cli.command("init-categories")
+def init_categories() -> None:
+    """Add the standard case categories (环境卫生, 设施维修, …) when there are none yet."""
+    from casework.models import Category
+    from casework.services.demo import CATEGORIES
+    if db.session.scalar(select(func.count()).select_from(Category)):
+        click.echo("categories exist; nothing added")
+        return
+    for code, zh, en, priority in CATEGORIES:
+        db.session.add(Category(code=code, name_zh=zh, name_en=en, default_priority=priority))
+    db.session.commit()
+    click.echo(f"added {len(CATEGORIES)} categories")
+
+
 @casework_cli.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--apply", "do_apply", is_flag=True, help="Carry out the plan (default: dry run only).")
@@ -93,7 +108,7 @@ def import_command(files, do_apply, codes) -> None:
     from casework.services.errors import ServiceError
     started = time.perf_counter()
     try:
-        sheets = importing.read_files([(f, open(f, "rb").read()) for f in files])
+        sheets = importing.read_files([(f, Path(f).read_bytes()) for f in files])
     except ServiceError as exc:
         raise click.ClickException(str(exc.message)) from None
     plan = importing.build_plan(sheets)

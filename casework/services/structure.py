@@ -406,3 +406,11 @@ def move_building(actor: User | None, building: Building, grid: Grid, property_c
                                  actor_id=actor.id if actor else None, actor_label=None if actor else "system",
                                  note=" ".join(notes), public=False))
     return len(cases)
+
+
+def leaders_of(building: Building) -> list[User]:
+    """The building leaders serving a building."""
+    from casework.models import user_buildings
+    return list(db.session.scalars(select(User).join(user_buildings, user_buildings.c.user_id == User.id)
+                                   .where(user_buildings.c.building_id == building.id, User.role == "building_leader")
+                                   .order_by(User.username)))
