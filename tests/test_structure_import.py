@@ -13,7 +13,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from casework.extensions import db
-from casework.models import AuditEntry, Building, Case, CaseEvent, Community, Grid, User
+from casework.models import AuditEntry, Building, CaseEvent, Community, Grid, User
 from casework.services import importing
 from conftest import user
 

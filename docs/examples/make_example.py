@@ -74,7 +74,7 @@ def build(communities: int = 3, grids_per: int = 3, buildings: int = 60, people:
     users = sheets["人员"]
     # Each grid has a grid member; every building has a leader (one per ~3 buildings of a grid).
     count = 0
-    for gi, (gcode, ccode) in enumerate(grid_codes, start=1):
+    for gi, (gcode, _ccode) in enumerate(grid_codes, start=1):
         users.append([f"wg{gi:04d}", person_name(), "网格员", mobile(), "", "", gcode, "", "启用"])
         count += 1
     for ci in range(1, communities + 1):
@@ -84,7 +84,7 @@ def build(communities: int = 3, grids_per: int = 3, buildings: int = 60, people:
     for code, gcode in building_rows:
         by_grid.setdefault(gcode, []).append(code)
     leaders = 0
-    for gcode, codes in by_grid.items():
+    for codes in by_grid.values():
         for k in range(0, len(codes), 3):
             if count >= people:
                 break
