@@ -33,7 +33,7 @@ def normalise_mobile(raw: str | None) -> str:
 
 def buildings_for(actor: User) -> list[Building]:
     """The buildings this user may take a case for (grid staff: their grids; supervisors: their scope)."""
-    query = select(Building).order_by(Building.grid_id, Building.id)
+    query = select(Building).where(Building.active.is_(True)).order_by(Building.grid_id, Building.id)
     if actor.role == "grid_staff":
         query = query.where(Building.grid_id.in_([g.id for g in actor.grids]))
     elif actor.role == "community_supervisor":
