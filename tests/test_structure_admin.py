@@ -157,3 +157,13 @@ def test_supervisor_adds_a_building_leader_in_their_community_only(login_as):
     grid_role = sup.post("/admin/structure/user/", data={"username": "wg_x", "display_name": "x", "role": "grid_staff",
                                                          "grid_ids": [str(grid("G101").id)]})
     assert grid_role.status_code == 422
+
+
+def test_grids_show_their_staff_and_categories_link_to_their_time_limits(login_as):
+    admin = login_as("admin")
+    page = admin.get("/admin/structure/grid/")
+    g = grid("G101")
+    row = page.text.split(f'id="grid-{g.id}"')[1].split('class="card srow')[0]
+    assert user("wangge01").display_name in row
+    cats = admin.get("/admin/structure/category/")
+    assert "/admin/limits?category=" in cats.text

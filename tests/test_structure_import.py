@@ -246,3 +246,28 @@ def test_create_user_binds_grid_member_and_building_leader_by_code(app, session)
     unknown = runner.invoke(args=["casework", "create-user", "x2", "--role", "grid_staff", "--grid", "ZZZ",
                                   "--password", "pw"])
     assert unknown.exit_code == 1 and "no grid with code ZZZ" in unknown.output
+
+
+def test_template_and_exports_download_and_exports_are_audited(login_as):
+    admin = login_as("admin")
+    template = admin.get("/admin/import/template.xlsx")
+    assert template.status_code == 200 and template.headers["Cache-Control"] == "no-store"
+    book = load_workbook(io.BytesIO(template.data), read_only=True)
+    assert book.sheetnames[:5] == list(importing.SHEET_ORDER) and "说明" in book.sheetnames
+    assert [c.value for c in next(book["楼栋"].iter_rows())] == header("楼栋")
+    book.close()
+    exported = admin.get("/admin/export/楼栋.csv")
+    assert exported.status_code == 200 and "G101-01" in exported.data.decode("utf-8-sig")
+    entry = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert (entry.action, entry.object) == ("export", "structure:楼栋")
+    assert login_as("shequ01").get("/admin/export.xlsx").status_code == 404
+
+
+def test_a_new_code_from_the_screen_also_stops_the_old_password(login_as):
+    admin = login_as("admin")
+    member = user("wangge04")
+    assert member.check_password("demo")
+    page = admin.post(f"/admin/structure/user/{member.id}/activation", htmx=True)
+    assert page.status_code == 200 and "的激活码" in page.text
+    db.session.refresh(member)
+    assert not member.check_password("demo") and member.activation_hash

@@ -104,7 +104,7 @@ def shown(row, name: str, options: dict, source) -> str:
 
 def _ctx(kind: str, **kw) -> dict:
     return {"kind": kind, "fields": FIELDS[kind], "titles": TITLES, "options": _options(kind),
-            "value_of": value_of, "shown": shown, "kinds": _visible_kinds(), **kw}
+            "value_of": value_of, "shown": shown, "staff_of": structure.staff_of, "kinds": _visible_kinds(), **kw}
 
 
 def _visible_kinds() -> list[str]:

@@ -48,9 +48,17 @@ def new_code(user: User) -> str:
     return f"{code[:5]}-{code[5:]}"
 
 
+UNUSABLE_PASSWORD = "!activation-pending"
+
+
 def issue(actor: User, user: User) -> str:
-    """Issue one code from the admin screen; audited as activation.issued."""
+    """Issue one code from the admin screen; audited as activation.issued.
+
+    The account's password stops working too (this is also how a forgotten password is reset):
+    until the code is used, nobody logs in as this account.
+    """
     code = new_code(user)
+    user.password_hash = UNUSABLE_PASSWORD
     db.session.flush()
     audit.record("activation.issued", actor=actor, obj=f"user:{user.id}",
                  details={"expires": user.activation_expires_at.isoformat()})

@@ -23,6 +23,7 @@ from casework.models import (
 )
 from casework.models.people import ORG_KINDS, ROLES
 from casework.services import audit, tallies
+from casework.services.activation import UNUSABLE_PASSWORD
 from casework.services.errors import Invalid, NotFound, Refused, Stale
 from casework.workflow import PRIORITIES
 
@@ -89,9 +90,13 @@ def rows(kind: str, actor: User) -> list:
     return list(db.session.scalars(query))
 
 
-def get(kind: str, actor: User, row_id: int):
-    """One row the actor may edit, or NotFound (rows outside their reach are not there for them)."""
-    row = db.session.get(MODELS[kind], row_id)
+def get(kind: str, actor: User, row_id: int, *, for_update: bool = False):
+    """One row the actor may edit, or NotFound (rows outside their reach are not there for them).
+
+    `for_update` locks the row on PostgreSQL so two saves of the same version cannot both pass the
+    version check (SQLite's writers already queue: BEGIN IMMEDIATE).
+    """
+    row = db.session.get(MODELS[kind], row_id, with_for_update=for_update or None)
     if row is None or not access.may_edit_structure(actor, kind, row):
         raise NotFound(_l("找不到这条记录。"))
     return row
@@ -303,8 +308,9 @@ def save(actor: User, kind: str, row_id: int | None, form, seen_version=None) ->
     """Create (row_id None) or change one row from a form; checks, applies, audits."""
     if kind not in KINDS or not access.may_edit_structure(actor, kind, None):
         raise NotFound(_l("找不到这条记录。"))
-    row = get(kind, actor, row_id) if row_id is not None else None
+    row = get(kind, actor, row_id, for_update=True) if row_id is not None else None
     if row is not None:
+        db.session.refresh(row)  # the version as committed now, not as this session last read it
         check_version(row, seen_version)
     values = _parse(kind, actor, row, form)
     before = snapshot(kind, row)
@@ -332,7 +338,6 @@ def save(actor: User, kind: str, row_id: int | None, form, seen_version=None) ->
     return Saved(row=row, created=created, changes=changes, moved_cases=moved)
 
 
-UNUSABLE_PASSWORD = "!activation-pending"
 
 
 def _subdistrict() -> Subdistrict:
@@ -406,6 +411,14 @@ def move_building(actor: User | None, building: Building, grid: Grid, property_c
                                  actor_id=actor.id if actor else None, actor_label=None if actor else "system",
                                  note=" ".join(notes), public=False))
     return len(cases)
+
+
+def staff_of(grid: Grid) -> list[User]:
+    """The grid staff serving a grid."""
+    from casework.models import user_grids
+    return list(db.session.scalars(select(User).join(user_grids, user_grids.c.user_id == User.id)
+                                   .where(user_grids.c.grid_id == grid.id, User.role == "grid_staff")
+                                   .order_by(User.username)))
 
 
 def leaders_of(building: Building) -> list[User]:
