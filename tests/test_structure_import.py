@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 from pathlib import Path
 
@@ -148,6 +149,9 @@ def test_csv_from_chinese_excel_is_read_and_deactivation_keeps_the_row(session):
     assert step.action == "deactivate" and "units" in step.fields
     importing.apply(user("admin"), plan)
     db.session.commit()
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "import.apply")
+                               .order_by(AuditEntry.id.desc())).first()
+    assert ["楼栋", "G101-01", "deactivate", ["units", "households", "active"]] in json.loads(entry.details)["rows"]
     building = db.session.scalars(select(Building).where(Building.code == "G101-01")).one()
     assert building.active is False and building.units == 2 and building.households == 30
 

@@ -56,6 +56,7 @@ STATUS = {"": True, "启用": True, "停用": False}
 LIST_SPLIT = re.compile(r"[、,，;；\s]+")
 MAX_ROWS = 20_000
 ACTIONS = ("add", "change", "deactivate", "unchanged")
+AUDIT_ROWS = 5000  # rows listed in the import's audit entry
 
 
 class Unreadable(ServiceError):
@@ -511,7 +512,11 @@ def apply(actor: User | None, plan: Plan) -> Applied:
     slips = [_slip(u, activation.new_code(u)) for u in new_users]
     db.session.flush()
     counts = plan.counts()
-    audit.record("import.apply", actor=actor, obj="structure", details={"counts": counts, "moved_cases": moved})
+    # Before → after, row by row: which key changed how and which columns (values stay out: personal data).
+    steps = [[s.sheet, s.key, s.action, s.fields] for s in plan.steps if s.action != "unchanged"]
+    audit.record("import.apply", actor=actor, obj="structure",
+                 details={"counts": counts, "moved_cases": moved, "rows": steps[:AUDIT_ROWS],
+                          "rows_left_out": max(0, len(steps) - AUDIT_ROWS)})
     if slips:
         audit.record("activation.issued", actor=actor, obj="import",
                      details={"users": sorted(u.id for u in new_users)})
