@@ -204,8 +204,14 @@ def _admin_only() -> None:
 
 
 def _staging() -> Path:
+    """Where previewed uploads wait for "apply"; previews left a day are removed."""
+    import shutil
+    import time
     path = Path(current_app.config["UPLOAD_FOLDER"]) / "imports"
     path.mkdir(parents=True, exist_ok=True)
+    for old in path.iterdir():
+        if old.is_dir() and time.time() - old.stat().st_mtime > 86400:  # file age, not a clock reading
+            shutil.rmtree(old, ignore_errors=True)
     return path
 
 
@@ -252,6 +258,10 @@ def import_apply():
         return render_template("admin/import.html", plan=None,
                                error=_l("导入预览已失效，请重新上传文件。")), 409
     folder = _staging() / token
+    if not folder.is_dir():
+        session.pop("import_token", None)
+        return render_template("admin/import.html", plan=None,
+                               error=_l("导入预览已失效，请重新上传文件。")), 409
     files = [(p.name.split("-", 1)[1], p.read_bytes()) for p in sorted(folder.iterdir())]
     plan = importing.build_plan(importing.read_files(files))
     if not plan.ok:
