@@ -167,3 +167,23 @@ def test_grids_show_their_staff_and_categories_link_to_their_time_limits(login_a
     assert user("wangge01").display_name in row
     cats = admin.get("/admin/structure/category/")
     assert "/admin/limits?category=" in cats.text
+
+
+def test_admin_adds_a_community_and_a_category_and_a_supervisor_a_grid(login_as):
+    admin = login_as("admin")
+    page = admin.post("/admin/structure/community/", data={"code": "C09", "name": "新建社区"})
+    assert page.status_code == 200 and "已新增 C09" in page.text
+    dup = admin.post("/admin/structure/community/", data={"code": "C09", "name": "重复社区"})
+    assert dup.status_code == 422 and "这个编码已被使用。" in dup.text and 'value="重复社区"' in dup.text
+    cat = admin.post("/admin/structure/category/", data={"code": "parking", "name_zh": "停车管理",
+                                                         "name_en": "Parking", "default_priority": "normal"})
+    assert cat.status_code == 200 and "停车管理" in cat.text
+    sup = login_as("shequ01")
+    own = db.session.scalars(select(Community).where(Community.code == "C01")).one()
+    made = sup.post("/admin/structure/grid/", data={"code": "G109", "name": "青松第9网格", "community_id": str(own.id)})
+    assert made.status_code == 200 and grid("G109").community_id == own.id
+    other = db.session.scalars(select(Community).where(Community.code == "C02")).one()
+    refused = sup.post("/admin/structure/grid/", data={"code": "G209", "name": "溪畔第9网格",
+                                                       "community_id": str(other.id)})
+    assert refused.status_code == 422 and "请从列表中选择" in refused.text
+    assert sup.get(f"/admin/structure/grid/{grid('G201').id}").status_code == 404

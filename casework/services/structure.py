@@ -202,7 +202,7 @@ def _parse(kind: str, actor: User, row, form) -> dict:
         f.text("name")
     elif kind == "grid":
         f.text("name")
-        f.choice("community_id", [row.community_id] * bool(row) + _ids("community", actor))
+        f.choice("community_id", ([row.community_id] if row else []) + _ids("community", actor))
     elif kind == "building":
         f.text("name")
         f.text("address", required=False, max_len=200)
