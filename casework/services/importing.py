@@ -351,7 +351,8 @@ class _Checks:
     @staticmethod
     def person(sheet, number, v, rec, plan, cur, file_codes):
         existing = cur.users.get(v["username"])
-        if existing is not None and existing.role == "admin":
+        if existing is not None and existing.role not in ROLE_WORD:
+            # Administrators (and any role the workbook has no word for) are managed elsewhere.
             _err(plan, sheet, number, "username", _l("“%(v)s”是管理员账号，不能通过导入修改。", v=v["username"]))
         role = ROLE.get(v["role"])
         if v["role"] == "管理员":
@@ -566,7 +567,7 @@ def export_rows() -> dict[str, list[list]]:
                           "" if b.latitude is None else b.latitude, "" if b.longitude is None else b.longitude,
                           status(b)])
     for u in sorted(cur.users.values(), key=lambda x: x.username):
-        if u.role == "admin":
+        if u.role not in ROLE_WORD:
             continue  # administrators are made from the command line, never by a workbook
         out["人员"].append([u.username, u.display_name, ROLE_WORD[u.role], u.phone or "",
                           u.organisation.code if u.organisation else "", u.community.code if u.community else "",
