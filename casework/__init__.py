@@ -117,6 +117,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from casework.notices.views import bp as notices_bp
     from casework.admin.views import bp as admin_bp
     from casework.audit.views import bp as audit_bp
+    from casework.activation.views import bp as activation_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(boards_bp)
@@ -131,6 +132,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from casework.ops.views import bp as ops_bp
     app.register_blueprint(ops_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(activation_bp)
 
     from casework.cli import register_cli
     register_cli(app)

@@ -329,3 +329,40 @@ def may_open_endpoint(user: User, endpoint: str | None) -> bool:
     if user.role != "auditor":
         return True
     return bool(endpoint) and endpoint.startswith(AUDITOR_ENDPOINTS)
+# ---- structure administration (admin screens, services/structure.py) --------------------------------
+# The admin manages everything; a community supervisor manages their own community's grids,
+# buildings and building leaders (and nothing else there: organisations, categories, accounts).
+SUPERVISOR_MANAGES = ("grid", "building", "user")
+
+
+def may_open_admin(user: User) -> bool:
+    """Who opens the structure screens at all."""
+    return user.role == "admin" or (user.role == "community_supervisor" and user.community_id is not None)
+
+
+def may_manage_all_structure(user: User) -> bool:
+    return user.role == "admin"
+
+
+def may_edit_structure(user: User, kind: str, row) -> bool:
+    """Whether the user may create (row None) or change this row of the structure."""
+    if user.role == "admin":
+        return True
+    if not may_open_admin(user) or kind not in SUPERVISOR_MANAGES:
+        return False
+    if row is None:
+        return True
+    if kind == "grid":
+        return row.community_id == user.community_id
+    if kind == "building":
+        return row.grid is not None and row.grid.community_id == user.community_id
+    return may_edit_user(user, row)
+
+
+def may_edit_user(user: User, target: User) -> bool:
+    """The admin edits every account; a community supervisor only building leaders of their community."""
+    if user.role == "admin":
+        return True
+    if user.role != "community_supervisor" or user.community_id is None or target.role != "building_leader":
+        return False
+    return bool(target.buildings) and all(b.grid.community_id == user.community_id for b in target.buildings)

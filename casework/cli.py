@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from casework.extensions import db
-from casework.models import Community, Organisation, User
+from casework.models import Building, Community, Grid, Organisation, User
 from casework.models.people import ROLES
 
 casework_cli = AppGroup("casework", help="Casework administration.")
@@ -42,22 +43,40 @@ def demo(count: int | None, if_empty: bool) -> None:
 @click.argument("username")
 @click.option("--name", default=None, help="Display name.")
 @click.option("--role", type=click.Choice(ROLES), default="admin")
-@click.option("--organisation", default=None, help="Organisation name (handlers).")
-@click.option("--community", default=None, help="Community name (community supervisors).")
+@click.option("--organisation", default=None, help="Organisation code or name (handlers).")
+@click.option("--community", default=None, help="Community code or name (community supervisors).")
+@click.option("--grid", "grids", multiple=True, help="Grid code a grid member serves (repeat for several).")
+@click.option("--building", "buildings", multiple=True, help="Building code a building leader serves (repeat).")
 @click.password_option()
-def create_user(username, name, role, organisation, community, password) -> None:
-    """Create a user account."""
+def create_user(username, name, role, organisation, community, grids, buildings, password) -> None:
+    """Create a user account (the first admin, or staff bound to their grids / buildings by code)."""
     if db.session.scalar(select(User.id).where(User.username == username)):
         raise click.ClickException(f"user {username} exists")
     user = User(username=username, display_name=name or username, role=role)
     if organisation:
-        user.organisation = db.session.scalars(select(Organisation).where(Organisation.name == organisation)).first()
+        user.organisation = db.session.scalars(select(Organisation).where(
+            or_(Organisation.code == organisation, Organisation.name == organisation))).first()
         if user.organisation is None:
-            raise click.ClickException(f"no organisation named {organisation}")
+            raise click.ClickException(f"no organisation with code or name {organisation}")
     if community:
-        user.community = db.session.scalars(select(Community).where(Community.name == community)).first()
+        user.community = db.session.scalars(select(Community).where(
+            or_(Community.code == community, Community.name == community))).first()
         if user.community is None:
-            raise click.ClickException(f"no community named {community}")
+            raise click.ClickException(f"no community with code or name {community}")
+    for code in grids:
+        grid = db.session.scalars(select(Grid).where(Grid.code == code)).first()
+        if grid is None:
+            raise click.ClickException(f"no grid with code {code}")
+        user.grids.append(grid)
+    for code in buildings:
+        building = db.session.scalars(select(Building).where(Building.code == code)).first()
+        if building is None:
+            raise click.ClickException(f"no building with code {code}")
+        user.buildings.append(building)
+    needs = {"grid_staff": (user.grids, "--grid"), "building_leader": (user.buildings, "--building"),
+             "handler": (user.organisation, "--organisation"), "community_supervisor": (user.community, "--community")}
+    if role in needs and not needs[role][0]:
+        raise click.ClickException(f"a {role} needs {needs[role][1]}")
     from casework.services import passwords
     found = passwords.problems(password, user)
     if found:
@@ -66,6 +85,71 @@ def create_user(username, name, role, organisation, community, password) -> None
     db.session.add(user)
     db.session.commit()
     click.echo(f"created {role} {username}")
+
+
+@casework_cli.command("init-categories")
+def init_categories() -> None:
+    """Add the standard case categories (环境卫生, 设施维修, …) when there are none yet."""
+    from casework.models import Category
+    from casework.services.demo import CATEGORIES
+    if db.session.scalar(select(func.count()).select_from(Category)):
+        click.echo("categories exist; nothing added")
+        return
+    for code, zh, en, priority in CATEGORIES:
+        db.session.add(Category(code=code, name_zh=zh, name_en=en, default_priority=priority))
+    db.session.commit()
+    click.echo(f"added {len(CATEGORIES)} categories")
+
+
+@casework_cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--apply", "do_apply", is_flag=True, help="Carry out the plan (default: dry run only).")
+@click.option("--codes", type=click.Path(dir_okay=False), default=None,
+              help="Write new accounts' activation codes to this CSV file (default: print them).")
+def import_command(files, do_apply, codes) -> None:
+    """Check a structure workbook (or per-sheet CSV files) and show the plan; --apply carries it out."""
+    from casework.services import importing
+    from casework.services.errors import ServiceError
+    started = time.perf_counter()
+    try:
+        sheets = importing.read_files([(f, Path(f).read_bytes()) for f in files])
+    except ServiceError as exc:
+        raise click.ClickException(str(exc.message)) from None
+    plan = importing.build_plan(sheets)
+    for issue in plan.errors:
+        click.echo(f"error: {issue.sheet} row {issue.row} column {issue.column}: {issue.message}", err=True)
+    if not plan.ok:
+        raise click.ClickException(f"{len(plan.errors)} error(s); nothing imported")
+    click.echo(f"plan: {importing.summary(plan.counts())}")
+    if not do_apply:
+        click.echo(f"dry run in {time.perf_counter() - started:.1f} s; add --apply to carry it out")
+        return
+    applied = importing.apply(None, plan)
+    db.session.commit()
+    click.echo(f"applied in {time.perf_counter() - started:.1f} s; {applied.moved_cases} open case(s) noted for moved buildings")
+    if applied.slips:
+        rows = [(s.area, s.username, s.name, s.role, s.code) for s in applied.slips]
+        if codes:
+            import csv
+            with open(codes, "w", newline="", encoding="utf-8-sig") as fh:
+                csv.writer(fh).writerows([("area", "username", "name", "role", "activation_code")] + rows)
+            click.echo(f"{len(rows)} activation code(s) written to {codes} (valid 72 h; keep the file safe)")
+        else:
+            for row in rows:
+                click.echo("\t".join(row))
+
+
+@casework_cli.command("export")
+@click.argument("file", type=click.Path(dir_okay=False))
+def export_command(file) -> None:
+    """Write the current structure as a workbook in the import format."""
+    from casework.services import importing
+    data = importing.export_workbook()
+    importing.record_export(None, "workbook")
+    db.session.commit()
+    with open(file, "wb") as fh:
+        fh.write(data)
+    click.echo(f"structure written to {file}")
 
 
 @casework_cli.command("purge")

@@ -53,6 +53,10 @@ class Config:
     RATELIMIT_REPORT = os.environ.get("RATELIMIT_REPORT", "5 per minute;30 per day")
     # Tracking-code lookups per address (every /track route, photos included): slows code guessing.
     RATELIMIT_TRACK = os.environ.get("RATELIMIT_TRACK", "60 per minute;600 per day")
+    # Activation attempts per address (/activate): slows guessing codes.
+    RATELIMIT_ACTIVATE = os.environ.get("RATELIMIT_ACTIVATE", "10 per minute;50 per day")
+    # How long an activation code works.
+    ACTIVATION_HOURS = int(os.environ.get("ACTIVATION_HOURS", "72"))
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "730"))
     # Rendered board cards kept per worker process (boards/cards.py; ≈ 4.5 kB each with its key); 0 = off.
     BOARD_CARD_CACHE_SIZE = int(os.environ.get("BOARD_CARD_CACHE_SIZE", "2048"))
@@ -104,3 +108,4 @@ class TestConfig(Config):
     # Many tests log in (and fail to) as the same demo users; tests/test_accounts.py lowers these.
     LOGIN_LOCK_ACCOUNT = "10000 per minute"
     LOGIN_LOCK_ADDRESS = "10000 per minute"
+    RATELIMIT_ACTIVATE = "10000 per minute"

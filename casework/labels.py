@@ -22,6 +22,7 @@ EVENT = {
     "unpark": _lp("timeline", "恢复计时"),
     "resident_confirm": _lp("timeline", "居民确认解决"), "resident_reopen": _lp("timeline", "居民反馈未解决"),
     "resident_photos": _lp("timeline", "居民补充照片"),
+    "building_moved": _lp("timeline", "楼栋调整"),
 }
 # Short button words: the workflow's events from their spec, the urge; anything else falls back to
 # the timeline's word.

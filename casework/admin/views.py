@@ -18,20 +18,26 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @bp.before_request
 @login_required
 def _admins_only():
-    """Only administrators configure the system; others see a 404."""
+    """Administrators (and community supervisors, for their community's structure) only; others see a 404."""
+    if not access.may_open_admin(current_user):
+        abort(404)
+
+
+def _config_only() -> None:
     if not access.may_administer(current_user):
         abort(404)
 
 
 @bp.route("/")
 def index():
-    """The admin's start page."""
-    return redirect(url_for("admin.limits"))
+    """The admin's start page: the structure screens."""
+    return redirect(url_for("admin.structure_home"))
 
 
 @bp.route("/limits", methods=["GET", "POST"])
 def limits():
     """The time-limit table; saving checks every cell and changes nothing if one is wrong."""
+    _config_only()
     errors: dict = {}
     values = dict(request.form) if request.method == "POST" else {}
     status = 200
@@ -53,6 +59,7 @@ def limits():
 @bp.route("/holidays", methods=["GET", "POST"])
 def holidays():
     """Holiday / working-day overrides for dates the holiday package does not know yet."""
+    _config_only()
     errors: dict = {}
     values = dict(request.form) if request.method == "POST" else {}
     status = 200
@@ -74,6 +81,10 @@ def holidays():
 @bp.route("/holidays/<int:override_id>/delete", methods=["POST"])
 def delete_holiday(override_id: int):
     """Remove one override; the package's calendar applies to that date again."""
+    _config_only()
     policy_admin.delete_override(current_user, override_id)
     db.session.commit()
     return redirect(url_for("admin.holidays"))
+
+
+from casework.admin import structure as _structure_views  # noqa: E402,F401  (registers the structure routes)

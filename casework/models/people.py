@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import Boolean, CheckConstraint, Column, DateTime, ForeignKey, String, Table
+from sqlalchemy import Boolean, CheckConstraint, Column, DateTime, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -30,6 +30,14 @@ user_buildings = Table(
     Column("building_id", ForeignKey("building.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
+# The communities a partner, volunteer team or social group serves (a property company serves the
+# buildings whose property_company it is).
+organisation_communities = Table(
+    "organisation_communities", db.metadata,
+    Column("organisation_id", ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True),
+    Column("community_id", ForeignKey("community.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
 
 def _in(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
@@ -44,6 +52,10 @@ class Organisation(db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     phone: Mapped[str] = mapped_column(String(30), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    code: Mapped[str | None] = mapped_column(String(20), unique=True)
+    contact_name: Mapped[str] = mapped_column(String(60), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    communities: Mapped[list["Community"]] = relationship(secondary=organisation_communities)  # noqa: F821
 
     @property
     def is_partner(self) -> bool:
@@ -65,6 +77,11 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), index=True)
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # A one-time activation code (stored as an HMAC, never in clear) and when it stops working.
+    activation_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    activation_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     organisation: Mapped[Organisation | None] = relationship()
     community: Mapped["Community | None"] = relationship()  # noqa: F821
     grids: Mapped[list["Grid"]] = relationship(secondary=user_grids)  # noqa: F821

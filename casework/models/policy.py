@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, CheckConstraint, Date, Float, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casework.extensions import db
@@ -20,6 +20,7 @@ class Category(db.Model):
     name_en: Mapped[str] = mapped_column(String(60))
     default_priority: Mapped[str] = mapped_column(String(20), default="normal")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     def label(self, locale: str) -> str:
         return self.name_en if str(locale).startswith("en") else self.name_zh

@@ -62,23 +62,23 @@ def load_places_and_people(password: str = "demo") -> dict:
     """The grid tree, organisations, categories and the demo accounts."""
     sd = Subdistrict(name="松溪街道")
     db.session.add(sd)
-    wanjia = Organisation(name="万家物业服务有限公司", kind="property", phone="0571-88001234")
-    anju = Organisation(name="安居物业管理有限公司", kind="property", phone="0571-88005678")
-    volunteers = Organisation(name="邻里帮帮志愿维修队", kind="volunteer_team", phone="13900001111")
-    legal = Organisation(name="和睦调解法律服务社", kind="social_group", phone="0571-88009999")
+    wanjia = Organisation(code="WY01", name="万家物业服务有限公司", kind="property", phone="0571-88001234")
+    anju = Organisation(code="WY02", name="安居物业管理有限公司", kind="property", phone="0571-88005678")
+    volunteers = Organisation(code="ZY01", name="邻里帮帮志愿维修队", kind="volunteer_team", phone="13900001111")
+    legal = Organisation(code="SZ01", name="和睦调解法律服务社", kind="social_group", phone="0571-88009999")
     db.session.add_all([wanjia, anju, volunteers, legal])
     for code, zh, en, prio in CATEGORIES:
         db.session.add(Category(code=code, name_zh=zh, name_en=en, default_priority=prio))
     communities, grids, buildings = [], [], []
     for ci, (cname, company) in enumerate([("青松社区", wanjia), ("溪畔社区", anju)], start=1):
-        community = Community(subdistrict=sd, name=cname)
+        community = Community(subdistrict=sd, name=cname, code=f"C{ci:02d}")
         communities.append(community)
         for gi in range(1, 4):
             grid = Grid(community=community, code=f"G{ci}{gi:02d}", name=f"{cname[:2]}第{gi}网格")
             grids.append(grid)
             for bi in range(1, 6):
                 number = (gi - 1) * 5 + bi
-                buildings.append(Building(grid=grid, name=f"{cname[:2]}苑{number}幢",
+                buildings.append(Building(grid=grid, code=f"{grid.code}-{bi:02d}", name=f"{cname[:2]}苑{number}幢",
                                           address=f"松溪路{ci * 100 + number}号", property_company=company))
     db.session.add_all(communities + grids + buildings)
     db.session.flush()

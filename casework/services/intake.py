@@ -32,12 +32,13 @@ def normalise_mobile(raw: str | None) -> str:
 
 
 def buildings_for(actor: access.Who) -> list[Building]:
-    """The buildings this user may take a case for: those of their jurisdiction, for the roles that
-    take cases (grid staff, supervisors; the admin too: it sees everything)."""
+    """The active buildings this user may take a case for: those of their jurisdiction, for the roles
+    that take cases (grid staff, supervisors)."""
     j = access.jurisdiction_of(actor)
     if j.role not in access.INTAKE_ROLES and not j.sees_all:
         return []
-    return list(db.session.scalars(select(Building).where(j.buildings()).order_by(Building.grid_id, Building.id)))
+    return list(db.session.scalars(select(Building).where(j.buildings(), Building.active.is_(True))
+                                   .order_by(Building.grid_id, Building.id)))
 
 
 def create_case(actor: User | None, *, title: str, description: str, category_id: int,

@@ -41,12 +41,13 @@ _CODE_RE = re.compile(f"^[{TRACKING_ALPHABET}]{{{TRACKING_LENGTH}}}$")
 
 def communities() -> list[Community]:
     """Every community, for the report form's first choice."""
-    return list(db.session.scalars(select(Community).order_by(Community.id)))
+    return list(db.session.scalars(select(Community).where(Community.active.is_(True)).order_by(Community.id)))
 
 
 def buildings(community_id: int | None = None, q: str = "") -> list[Building]:
     """Buildings for the report form, narrowed by community and by a name or address fragment."""
     query = (select(Building).join(Grid).order_by(Grid.community_id, Building.id)
+             .where(Building.active.is_(True), Grid.active.is_(True))  # deactivated: no new reports
              .options(selectinload(Building.grid).selectinload(Grid.community)))
     if community_id:
         query = query.where(Grid.community_id == community_id)
@@ -73,7 +74,7 @@ def validate_report(values: dict) -> dict:
     if community is None:
         errors["community_id"] = _l("请选择所在社区。")
     building = db.session.get(Building, values["building_id"]) if values.get("building_id") else None
-    if building is None:
+    if building is None or not building.active:
         errors["building_id"] = _l("请选择楼栋。")
     elif community is not None and building.grid.community_id != community.id:
         errors["building_id"] = _l("该楼栋不属于所选社区，请重新选择。")
