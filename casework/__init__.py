@@ -87,6 +87,8 @@ def create_app(config: type | dict | None = None) -> Flask:
     from casework.timeliness.views import bp as timeliness_bp
     from casework.notices.views import bp as notices_bp
     from casework.admin.views import bp as admin_bp
+    from casework.api.open311.admin import bp as open311_admin_bp
+    from casework.api.open311.views import bp as open311_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(boards_bp)
@@ -98,6 +100,8 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.register_blueprint(timeliness_bp)
     app.register_blueprint(notices_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(open311_bp)
+    app.register_blueprint(open311_admin_bp)
 
     from casework.cli import register_cli
     register_cli(app)

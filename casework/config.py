@@ -41,6 +41,13 @@ class Config:
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "730"))
     # Rendered board cards kept per worker process (boards/cards.py; ≈ 4.5 kB each with its key); 0 = off.
     BOARD_CARD_CACHE_SIZE = int(os.environ.get("BOARD_CARD_CACHE_SIZE", "2048"))
+    # Open311 GeoReport v2 (docs/open311.md): calls per key (or per address without one), the
+    # jurisdiction_id callers use, and how far lat/long may be from the nearest building.
+    OPEN311_RATELIMIT = os.environ.get("OPEN311_RATELIMIT", "120 per minute")
+    OPEN311_JURISDICTION_ID = os.environ.get("OPEN311_JURISDICTION_ID", "")
+    OPEN311_MAX_DISTANCE_M = float(os.environ.get("OPEN311_MAX_DISTANCE_M", "300"))
+    OPEN311_CONTACT = os.environ.get("OPEN311_CONTACT", "")
+    OPEN311_KEY_SERVICE = os.environ.get("OPEN311_KEY_SERVICE", "")
     # How many reverse proxies (nginx) stand in front of the app; 0 when serving directly.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
 
@@ -55,3 +62,4 @@ class TestConfig(Config):
     # these to check the 429s.
     RATELIMIT_REPORT = "10000 per minute"
     RATELIMIT_TRACK = "10000 per minute"
+    OPEN311_RATELIMIT = "10000 per minute"

@@ -1,7 +1,7 @@
 """The grid tree: subdistrict → community → grid → building."""
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.extensions import db
@@ -43,6 +43,9 @@ class Building(db.Model):
     address: Mapped[str] = mapped_column(String(200), default="")
     # Each building is served by exactly one property company.
     property_company_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    # WGS-84 position, when known: Open311 callers may locate a case by lat/long (nearest building).
+    lat: Mapped[float | None] = mapped_column(Float)
+    long: Mapped[float | None] = mapped_column(Float)
     grid: Mapped[Grid] = relationship(back_populates="buildings")
     property_company: Mapped["Organisation | None"] = relationship()  # noqa: F821
 
