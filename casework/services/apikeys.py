@@ -53,7 +53,7 @@ def _digest(raw: str) -> str:
 
 
 def _prefix_of(raw: str) -> str:
-    parts = (raw or "").split("_")
+    parts = (raw or "").split("_", 2)
     return parts[1] if len(parts) == 3 and parts[0] == KEY_LEAD else ""
 
 

@@ -180,7 +180,8 @@ def find_requests(subdistrict: Subdistrict, key: ApiKey | None, f: RequestFilter
     if f.ids:
         query = query.where(Case.number.in_(f.ids)).order_by(Case.created_at.desc(), Case.id.desc())
     else:
-        query = query.where(Case.created_at >= f.start, Case.created_at <= f.end)
+        # Times are shown to the second, so an end time includes its whole second.
+        query = query.where(Case.created_at >= f.start, Case.created_at < f.end + dt.timedelta(seconds=1))
         if f.service_codes:
             query = query.where(Category.code.in_(f.service_codes))
         if f.statuses == ["open"]:

@@ -24,7 +24,7 @@ _ATTRIBUTE = re.compile(r"^attribute\[([^\]]+)\]$")
 def _rate_key() -> str:
     """Limits are counted per key (by its public prefix), or per address for calls without one."""
     raw = _raw_key() or ""
-    parts = raw.split("_")
+    parts = raw.split("_", 2)
     if len(parts) == 3 and parts[0] == apikeys.KEY_LEAD:
         return f"open311-key:{parts[1][:16]}"
     return f"open311-addr:{request.remote_addr}"
