@@ -22,7 +22,7 @@ from casework import labels
 from casework.extensions import db
 from casework.models import ApiKey, ApiRequest, Building, Case, Category, Community, Grid, Organisation, Subdistrict
 from casework.services import apikeys, audit, intake
-from casework.services.errors import Invalid, NotFound, ServiceError
+from casework.services.errors import Invalid, ServiceError
 from casework.timekeeping import CHINA_TZ, now
 from casework.workflow import PRIORITIES
 
