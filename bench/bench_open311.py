@@ -98,16 +98,19 @@ def keys(app) -> dict[str, str]:
     return {"all communities": everything, "one community": one}
 
 
-def timed(call, repeat: int) -> tuple[float, float]:
+def timed(call, repeat: int) -> tuple[float, float, float]:
+    """Median and p95 wall milliseconds, and the median CPU milliseconds of this process (the app's
+    own work, which other load on a shared machine does not inflate the way it inflates wall time)."""
     for _ in range(3):
         call()
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         call()
         times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
     times.sort()
-    return statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)]
+    return statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)], statistics.median(cpu)
 
 
 def main() -> None:
@@ -129,16 +132,19 @@ def main() -> None:
         from casework.models import Case
         total = db.session.scalar(select(func.count()).select_from(Case))
     print(f"\n{total} cases on {url.rsplit('@', 1)[-1]}; GET /open311/v2/requests.json, {args.repeat} runs\n")
-    print("| key | query | requests returned | median ms | p95 ms |")
-    print("|---|---|---|---|---|")
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n")
+    print("| key | query | format | requests returned | median ms | p95 ms | app CPU ms |")
+    print("|---|---|---|---|---|---|---|")
     for label, key in issued.items():
         for name, extra in (("default (90 days, newest 1,000)", ""), ("status=open", "&status=open"),
                             ("service_code=facilities", "&service_code=facilities"), ("page=5", "&page=5")):
-            path = f"/open311/v2/requests.json?api_key={key}{extra}"
-            answer = client.get(path)
-            assert answer.status_code == 200, answer.text[:200]
-            median, p95 = timed(lambda p=path: client.get(p), args.repeat)
-            print(f"| {label} | {name} | {len(answer.json)} | {median:.1f} | {p95:.1f} |")
+            for fmt in ("json", "xml") if not extra else ("json",):
+                path = f"/open311/v2/requests.{fmt}?api_key={key}{extra}"
+                answer = client.get(path)
+                assert answer.status_code == 200, answer.text[:200]
+                count = answer.text.count('"service_request_id"') if fmt == "json" else answer.text.count("<request>")
+                median, p95, cpu = timed(lambda p=path: client.get(p), args.repeat)
+                print(f"| {label} | {name} | {fmt} | {count} | {median:.1f} | {p95:.1f} | {cpu:.1f} |")
 
     from werkzeug.serving import make_server
     with socket.socket() as s:
@@ -147,8 +153,9 @@ def main() -> None:
     server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url_all = f"http://127.0.0.1:{port}/open311/v2/requests.json?api_key={issued['all communities']}"
-    median, p95 = timed(lambda: urllib.request.urlopen(url_all).read(), args.repeat)
+    median, p95, _ = timed(lambda: urllib.request.urlopen(url_all).read(), args.repeat)
     print(f"\nover HTTP (werkzeug, urllib), all-communities key, default query: median {median:.1f} ms, p95 {p95:.1f} ms")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     server.shutdown()
 
     with app.app_context():
