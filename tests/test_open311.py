@@ -642,6 +642,20 @@ def test_the_georeport_client_library_reads_it(live, fmt):
             db.session.commit()
 
 
+def test_an_individual_partner_is_not_named():
+    """agency_responsible names an organisation; an individual partner (a person) is never named."""
+    from types import SimpleNamespace
+
+    from casework.services.open311 import public_request
+    row = SimpleNamespace(number="SX-2026-000001", status="handling", resolution=None, created_at=None,
+                          updated_at=None, due_at=None, code="facilities", name_zh="公共设施", name_en="Facilities",
+                          org_name="张师傅", org_kind="individual", community_name="青松社区", building_id=1,
+                          address="松溪路101号", building_name="青松苑1幢", lat=None, long=None, id=1)
+    assert public_request(row, "zh_Hans_CN", {"handling": "x"})["agency_responsible"] == "青松社区"
+    row.org_kind, row.org_name = "property", "万家物业服务有限公司"
+    assert public_request(row, "zh_Hans_CN", {"handling": "x"})["agency_responsible"] == "万家物业服务有限公司"
+
+
 def test_no_personal_data_in_any_answer(live):
     """Runs last in the module: every body the server gave in these tests, scanned."""
     with live.db():

@@ -154,6 +154,7 @@ def _row_query(subdistrict: Subdistrict, communities: set[int] | None) -> Select
     org = aliased(Organisation)
     query = (select(Case.id, Case.number, Case.status, Case.resolution, Case.created_at, Case.updated_at,
                     Case.due_at, Category.code, Category.name_zh, Category.name_en, org.name.label("org_name"),
+                    org.kind.label("org_kind"),
                     Community.name.label("community_name"), Building.id.label("building_id"),
                     Building.address, Building.name.label("building_name"), Building.lat, Building.long)
              .join(Category, Category.id == Case.category_id)
@@ -233,7 +234,9 @@ def public_request(row, lang: str, words: dict, media_url: str | None = None) ->
         "service_name": row.name_en if lang.startswith("en") else row.name_zh,
         "service_code": row.code,
         "description": None,
-        "agency_responsible": row.org_name or row.community_name,
+        # An individual partner's name is a person's name: the community answers for them.
+        "agency_responsible": (row.org_name if row.org_name and row.org_kind != "individual"
+                               else row.community_name),
         "service_notice": None,
         "requested_datetime": iso(row.created_at),
         "updated_datetime": iso(row.updated_at),
