@@ -118,6 +118,8 @@ def create_app(config: type | dict | None = None) -> Flask:
     from casework.admin.views import bp as admin_bp
     from casework.audit.views import bp as audit_bp
     from casework.activation.views import bp as activation_bp
+    from casework.api.open311.admin import bp as open311_admin_bp
+    from casework.api.open311.views import bp as open311_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(boards_bp)
@@ -133,6 +135,8 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.register_blueprint(ops_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(activation_bp)
+    app.register_blueprint(open311_bp)
+    app.register_blueprint(open311_admin_bp)
 
     from casework.cli import register_cli
     register_cli(app)

@@ -200,4 +200,6 @@ def audit_verify() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from casework.api.open311.cli import api_key_cli
+    casework_cli.add_command(api_key_cli)
     app.cli.add_command(casework_cli)

@@ -71,6 +71,13 @@ class Config:
     PASSWORD_MIN_LENGTH = int(os.environ.get("PASSWORD_MIN_LENGTH", "10"))
     PASSWORD_MIN_CLASSES = int(os.environ.get("PASSWORD_MIN_CLASSES", "3"))
     PASSWORD_MAX_AGE_DAYS = int(os.environ.get("PASSWORD_MAX_AGE_DAYS", "0"))
+    # Open311 GeoReport v2 (docs/open311.md): calls per key (or per address without one), the
+    # jurisdiction_id callers use, and how far lat/long may be from the nearest building.
+    OPEN311_RATELIMIT = os.environ.get("OPEN311_RATELIMIT", "120 per minute")
+    OPEN311_JURISDICTION_ID = os.environ.get("OPEN311_JURISDICTION_ID", "")
+    OPEN311_MAX_DISTANCE_M = float(os.environ.get("OPEN311_MAX_DISTANCE_M", "300"))
+    OPEN311_CONTACT = os.environ.get("OPEN311_CONTACT", "")
+    OPEN311_KEY_SERVICE = os.environ.get("OPEN311_KEY_SERVICE", "")
     # How many reverse proxies (nginx) stand in front of the app; 0 when serving directly.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
     # Logs: one JSON object per line with LOG_JSON=1 (text otherwise); every line carries the request id.
@@ -109,3 +116,4 @@ class TestConfig(Config):
     LOGIN_LOCK_ACCOUNT = "10000 per minute"
     LOGIN_LOCK_ADDRESS = "10000 per minute"
     RATELIMIT_ACTIVATE = "10000 per minute"
+    OPEN311_RATELIMIT = "10000 per minute"

@@ -52,3 +52,18 @@ ROLE = {
 ORG_KIND = {"property": _l("物业服务企业"), "enterprise": _l("企业合伙人"),
             "social_group": _l("社会组织"), "individual": _l("个人合伙人"),
             "volunteer_team": _l("志愿服务队")}
+# What the resident's tracking page (and the Open311 API's status_notes) says about where the case is.
+TRACK_STATUS = {
+    "reported": _l("已收到您的反映，等待网格员签收。"),
+    "triage": _l("网格员已签收，正在研判如何处理。"),
+    "building_leader": _l("已交楼栋长协调处理。"),
+    "handling": _l("已交物业或社区合伙人办理。"),
+    "resolved": _l("已处理完毕，请您确认问题是否解决。"),
+    "closed": _l("已办结，感谢您的反映。"),
+}
+TRACK_CLOSED = {
+    "solved": _l("已办结，感谢您的反映。"),
+    "duplicate": _l("您反映的问题与另一件相同的事项合并办理，进展见下方。"),
+    "rejected": _l("经核实不予受理。如有疑问，请联系社区网格员。"),
+    "withdrawn": _l("该事项已撤销。"),
+}

@@ -1,4 +1,5 @@
 """Typed SQLAlchemy models, one module per aggregate."""
+from casework.models.apikeys import ApiKey, ApiRequest, api_key_communities
 from casework.models.audit import AuditEntry
 from casework.models.cases import Attachment, Case, CaseEvent, Escalation, Extension, Notification
 from casework.models.counters import Counter
@@ -7,7 +8,7 @@ from casework.models.places import Building, Community, Grid, Subdistrict
 from casework.models.policy import STAGE_OF_STATUS, STAGES, Category, HolidayOverride, Setting, TimeLimit
 
 __all__ = [
-    "AuditEntry", "STAGES", "STAGE_OF_STATUS", "Attachment", "Building", "Escalation", "Extension", "Setting", "TimeLimit", "Case", "CaseEvent", "Category", "Community", "Counter", "Grid",
+    "ApiKey", "ApiRequest", "api_key_communities", "AuditEntry", "STAGES", "STAGE_OF_STATUS", "Attachment", "Building", "Escalation", "Extension", "Setting", "TimeLimit", "Case", "CaseEvent", "Category", "Community", "Counter", "Grid",
     "HolidayOverride", "Notification", "Organisation", "Subdistrict", "User",
     "organisation_communities", "user_buildings", "user_grids",
 ]

@@ -84,6 +84,9 @@ class Case(db.Model):
         Index("ix_case_org_status_accepted", "assigned_org_id", "status", "handler_accepted_at", "updated_at",
               postgresql_include=["id"]),
         Index("ix_case_status_updated", "status", "updated_at", postgresql_include=["id"]),
+        # Open311 GET requests: newest requested first inside a window, per community or overall.
+        Index("ix_case_community_created", "community_id", "created_at"),
+        Index("ix_case_created", "created_at"),
         # The dashboard's live parts (docs/metrics.md): open cases past their stage's due time, cases
         # still waiting to be signed for, and cases not completed yet, each a small part of the table.
         # PostgreSQL covers the group keys so these are index-only scans.

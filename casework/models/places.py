@@ -52,6 +52,7 @@ class Building(db.Model):
     code: Mapped[str | None] = mapped_column(String(30), unique=True)
     units: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     households: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # WGS-84 position, when known: Open311 callers may locate a case by lat/long (nearest building).
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")

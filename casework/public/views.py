@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
-from casework import events
+from casework import events, labels
 from casework.extensions import db, htmx, limiter
 from casework.public.forms import confirm_values, not_fixed_values, report_values
 from casework.services import photos, residents
@@ -25,21 +25,9 @@ from casework.services.errors import NotFound, ServiceError
 
 bp = Blueprint("public", __name__)
 
-# Resident-friendly words for where the case is (the staff board uses labels.STATUS).
-STATUS_TEXT = {
-    "reported": _l("已收到您的反映，等待网格员签收。"),
-    "triage": _l("网格员已签收，正在研判如何处理。"),
-    "building_leader": _l("已交楼栋长协调处理。"),
-    "handling": _l("已交物业或社区合伙人办理。"),
-    "resolved": _l("已处理完毕，请您确认问题是否解决。"),
-    "closed": _l("已办结，感谢您的反映。"),
-}
-CLOSED_TEXT = {
-    "solved": _l("已办结，感谢您的反映。"),
-    "duplicate": _l("您反映的问题与另一件相同的事项合并办理，进展见下方。"),
-    "rejected": _l("经核实不予受理。如有疑问，请联系社区网格员。"),
-    "withdrawn": _l("该事项已撤销。"),
-}
+# Resident-friendly words for where the case is (shared with the Open311 API: casework/labels.py).
+STATUS_TEXT = labels.TRACK_STATUS
+CLOSED_TEXT = labels.TRACK_CLOSED
 
 # What the resident reads for each public timeline row: no names, no organisations, no notes. The
 # workflow's events carry theirs in their spec (casework.events); a report is not a workflow event.

@@ -1,0 +1,1 @@
+"""Machine-facing APIs (one package per standard)."""
