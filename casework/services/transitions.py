@@ -12,6 +12,7 @@ from casework.extensions import db
 from casework.models import Case, CaseEvent, Organisation, User
 from casework.services.clock import end_stage, start_stage
 from casework.services import tallies
+from casework.services.notices import handoffs
 from casework.services.errors import Invalid, Refused, Stale
 from casework.timekeeping import now
 from casework.workflow import (
@@ -130,6 +131,7 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
     except StaleDataError as exc:  # a concurrent commit won the race; the caller rolls back
         raise Stale(_l("该案件刚被其他人更新，请刷新后再操作。")) from exc
     tallies.record(case, before, row)
+    handoffs.after_transition(actor, case, row)  # the receiver hears of it (outbox, same transaction)
     log.info("case %s: %s %s -> %s by %s", case.number, event, source, case.status,
              actor.username if actor else actor_label)
     return row
