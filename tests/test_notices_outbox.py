@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from casework.extensions import db
 from casework.models import Building, Notification, NoticeChannel, NoticeSubscription, OutboxMessage
 from casework.services import escalation, timeliness, transitions
+from casework.services.errors import Stale
 from casework.services.notices.outbox import enqueue
 from tests.case_steps import case_in, handler_of, leader_of, new_case, staff_of, user
 
@@ -80,7 +81,7 @@ def test_a_transition_that_fails_leaves_no_outbox_row(session):
     robot(organisation_id=b.property_company_id)
     db.session.commit()
     before = outbox_count()
-    with pytest.raises(Exception):
+    with pytest.raises(Stale):
         transitions.fire(leader_of(b), case, "hand_on", {"organisation": str(b.property_company_id)},
                          version=case.version - 1)  # an out-of-date view: refused
     db.session.rollback()
