@@ -109,6 +109,6 @@ def render(kind: str, facts: NoticeFacts, locale: str = "zh_Hans_CN", **values) 
     return {"title": scrub(title), "text": text, "link": link, "case_number": facts.number}
 
 
-def render_plain(kind: str, title: str, text: str) -> dict:
+def render_plain(title: str, text: str) -> dict:
     """A payload without a case (digests, test messages)."""
     return {"title": scrub(title), "text": scrub(text), "link": ""}
