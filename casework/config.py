@@ -41,6 +41,8 @@ class Config:
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "730"))
     # Rendered board cards kept per worker process (boards/cards.py; ≈ 4.5 kB each with its key); 0 = off.
     BOARD_CARD_CACHE_SIZE = int(os.environ.get("BOARD_CARD_CACHE_SIZE", "2048"))
+    # The address people tap in a notice (group robots, mail, SMS): where the app is reachable.
+    NOTICE_BASE_URL = os.environ.get("NOTICE_BASE_URL", "http://localhost:5000")
     # How many reverse proxies (nginx) stand in front of the app; 0 when serving directly.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
 

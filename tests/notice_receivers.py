@@ -29,6 +29,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # one packet per answer: no 40 ms delayed-ACK stalls
 
             def log_message(self, *args):  # keep the test output clean
                 pass

@@ -70,9 +70,19 @@ class NoticeFacts:
 
     @classmethod
     def of(cls, case) -> NoticeFacts:
-        return cls(case_id=case.id, number=case.number or "", category_zh=case.category.name_zh,
-                   category_en=case.category.name_en, building=case.building.name, grid=case.grid.name,
-                   status=case.status, emergency=case.priority == "emergency")
+        """One query for the names (a transition has usually expired the case's relationships)."""
+        from sqlalchemy import select
+
+        from casework.extensions import db
+        from casework.models import Building, Category, Grid
+        names = db.session.execute(select(
+            select(Category.name_zh).where(Category.id == case.category_id).scalar_subquery(),
+            select(Category.name_en).where(Category.id == case.category_id).scalar_subquery(),
+            select(Building.name).where(Building.id == case.building_id).scalar_subquery(),
+            select(Grid.name).where(Grid.id == case.grid_id).scalar_subquery(),
+        )).one()
+        return cls(case_id=case.id, number=case.number or "", category_zh=names[0], category_en=names[1],
+                   building=names[2], grid=names[3], status=case.status, emergency=case.priority == "emergency")
 
 
 def scrub(text: str) -> str:

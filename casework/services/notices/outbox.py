@@ -24,20 +24,23 @@ KEY_MAX = 190
 
 def enqueue(channel: NoticeChannel | int, payload: dict, *, key: str, destination: str = "",
             kind: str = "", case_id: int | None = None, user_id: int | None = None,
-            emergency: bool = False, held_until: dt.datetime | None = None) -> OutboxMessage | None:
+            emergency: bool = False, held_until: dt.datetime | None = None,
+            check_existing: bool = True) -> OutboxMessage | None:
     """Queue one message for `channel` (to `destination` for personal channels) in the current
     transaction; returns None when a message with this idempotency `key` already exists.
 
     `payload` is what the channel formats: {"title", "text", "link"} for people and robots,
     {"subject", "text", "html"} for mail, or {"json": {...}} sent verbatim by the webhook channel.
     `held_until` keeps it back (quiet hours): it goes out in a digest at that time instead.
+    `check_existing=False` skips the lookup for callers whose keys are unique by construction (the
+    unique index still refuses a duplicate, failing the caller's transaction).
     """
     channel_id = channel if isinstance(channel, int) else channel.id
     if channel_id is None:  # a channel created in this transaction
         db.session.flush()
         channel_id = channel.id
     key = key[:KEY_MAX]
-    if _exists(key):
+    if check_existing and _exists(key):
         return None
     at = now()
     row = OutboxMessage(key=key, channel_id=channel_id, destination=destination or "", kind=kind[:30],

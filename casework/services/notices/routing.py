@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from casework.extensions import db
 from casework.models import Case, NoticeChannel, NoticePreference, NoticeSubscription
@@ -23,6 +23,32 @@ LADDER_SCOPES = {
     "supervise": ("community",),
     "supervise_subdistrict": ("community",),
 }
+
+
+# Statements built once (building SQLAlchemy expressions costs more than running these on SQLite):
+# a transition's share of the outbox stays small.
+_SUBSCRIPTIONS = (
+    select(NoticeSubscription.user_id, NoticeSubscription.channel_id, NoticeSubscription.address)
+    .join(NoticeChannel, NoticeChannel.id == NoticeSubscription.channel_id)
+    .where(NoticeSubscription.user_id.in_(bindparam("ids", expanding=True)), NoticeSubscription.active.is_(True),
+           NoticeChannel.active.is_(True), NoticeChannel.kind.in_(PERSONAL_KINDS))
+)
+_PREFERENCES = select(NoticePreference).where(NoticePreference.user_id.in_(bindparam("ids", expanding=True)))
+# A NULL parameter matches nothing, so one statement serves any mix of scopes.
+_GROUP_CHANNELS = select(NoticeChannel).where(
+    NoticeChannel.active.is_(True), NoticeChannel.kind.not_in(PERSONAL_KINDS),
+    or_(NoticeChannel.grid_id == bindparam("grid"), NoticeChannel.community_id == bindparam("community"),
+        NoticeChannel.organisation_id == bindparam("organisation")),
+).order_by(NoticeChannel.id)
+
+
+def facts_of(case: Case) -> NoticeFacts:
+    """The case's notice facts, read once per version of the case (a transition asks twice)."""
+    cached = case.__dict__.get("_notice_facts")
+    if cached is None or cached[0] != case.version:
+        cached = (case.version, NoticeFacts.of(case))
+        case.__dict__["_notice_facts"] = cached
+    return cached[1]
 
 
 def quiet_until(pref: NoticePreference | None, at: dt.datetime) -> dt.datetime | None:
@@ -42,44 +68,34 @@ def to_people(user_ids, case: Case, kind: str, level_key: str, **values) -> int:
     ids = sorted(set(user_ids))
     if not ids:
         return 0
-    subs = db.session.execute(
-        select(NoticeSubscription.user_id, NoticeSubscription.channel_id, NoticeSubscription.address)
-        .join(NoticeChannel, NoticeChannel.id == NoticeSubscription.channel_id)
-        .where(NoticeSubscription.user_id.in_(ids), NoticeSubscription.active.is_(True),
-               NoticeChannel.active.is_(True), NoticeChannel.kind.in_(PERSONAL_KINDS))
-    ).all()
+    subs = db.session.execute(_SUBSCRIPTIONS, {"ids": ids}).all()
     if not subs:
         return 0
-    prefs = {p.user_id: p for p in db.session.scalars(
-        select(NoticePreference).where(NoticePreference.user_id.in_(ids)))}
-    facts = NoticeFacts.of(case)
+    prefs = {p.user_id: p for p in db.session.scalars(_PREFERENCES, {"ids": ids})}
+    facts = facts_of(case)
     at = now()
     queued = 0
     for user_id, channel_id, address in subs:
         pref = prefs.get(user_id)
         payload = render(kind, facts, pref.language if pref else "zh_Hans_CN", **values)
         held = None if facts.emergency else quiet_until(pref, at)
+        # Keys are unique by construction (level_key names the event, rung or request), so the
+        # lookup for an existing key is skipped; the unique index still guards it.
         if enqueue(channel_id, payload, key=f"{kind}:{case.id}:{level_key}:u{user_id}:c{channel_id}",
                    destination=address, kind=kind, case_id=case.id, user_id=user_id,
-                   emergency=facts.emergency, held_until=held):
+                   emergency=facts.emergency, held_until=held, check_existing=False):
             queued += 1
     return queued
 
 
 def group_channels(case: Case, scopes: tuple[str, ...]) -> list[NoticeChannel]:
     """The active group channels bound to the case's grid / community / organisation."""
-    clauses = []
-    if "grid" in scopes:
-        clauses.append(NoticeChannel.grid_id == case.grid_id)
-    if "community" in scopes:
-        clauses.append(NoticeChannel.community_id == case.community_id)
-    if "organisation" in scopes and case.assigned_org_id:
-        clauses.append(NoticeChannel.organisation_id == case.assigned_org_id)
-    if not clauses:
+    params = {"grid": case.grid_id if "grid" in scopes else None,
+              "community": case.community_id if "community" in scopes else None,
+              "organisation": case.assigned_org_id if "organisation" in scopes else None}
+    if not any(params.values()):
         return []
-    return list(db.session.scalars(select(NoticeChannel).where(
-        NoticeChannel.active.is_(True), NoticeChannel.kind.not_in(PERSONAL_KINDS), or_(*clauses)
-    ).order_by(NoticeChannel.id)))
+    return list(db.session.scalars(_GROUP_CHANNELS, params))
 
 
 def to_groups(case: Case, kind: str, level_key: str, scopes: tuple[str, ...], **values) -> int:
@@ -87,11 +103,11 @@ def to_groups(case: Case, kind: str, level_key: str, scopes: tuple[str, ...], **
     channels = group_channels(case, scopes)
     if not channels:
         return 0
-    facts = NoticeFacts.of(case)
+    facts = facts_of(case)
     payload = render(kind, facts, "zh_Hans_CN", **values)
     return sum(1 for ch in channels if enqueue(
         ch, payload, key=f"{kind}:{case.id}:{level_key}:c{ch.id}", kind=kind, case_id=case.id,
-        emergency=facts.emergency))
+        emergency=facts.emergency, check_existing=level_key == "new"))
 
 
 def ladder(case: Case, level: str, level_key: str) -> int:

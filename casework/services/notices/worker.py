@@ -15,9 +15,11 @@ import os
 import random
 import socket
 import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from casework.extensions import db
 from casework.models import CaseEvent, NoticeChannel, OutboxMessage
@@ -36,6 +38,13 @@ class Settings:
     retry_cap_seconds: float = 3600.0
     timeout_seconds: float = 10.0
     record_every: int = 50  # commit results after this many sends (a crash re-sends at most these)
+    # Sending threads. Group robots keep their order (one destination's messages go one after
+    # another in one thread); webhooks, mail and SMS are sent side by side.
+    concurrency: int = 4
+
+
+# A chat group reads messages in order; these kinds are sent in sequence per destination.
+ORDERED_KINDS = ("wecom", "dingtalk", "feishu")
 
 
 @dataclass
@@ -100,6 +109,7 @@ class Worker:
     def __post_init__(self) -> None:
         self.buckets: dict[tuple[int, str], TokenBucket] = {}
         self.channels: dict[int, tuple[NoticeChannel, channel_registry.Channel]] = {}
+        self.pool = ThreadPoolExecutor(self.settings.concurrency) if self.settings.concurrency > 1 else None
 
     # ---- claiming ------------------------------------------------------------------------------------
     def claim(self) -> list[_Claimed]:
@@ -145,6 +155,11 @@ class Worker:
             bucket = self.buckets[key] = TokenBucket(row.rate_per_minute or 1)
         return bucket
 
+    def close(self) -> None:
+        self._refresh_channels()
+        if self.pool is not None:
+            self.pool.shutdown()
+
     def run_once(self) -> Stats:
         """Deliver everything due now (several batches), then return what happened."""
         from casework.services.notices import digest
@@ -165,24 +180,43 @@ class Worker:
         self.channels.clear()
 
     def _deliver(self, claimed: list[_Claimed]) -> Stats:
+        """Send a claimed batch in chunks of `record_every`, recording each chunk's answers."""
         stats = Stats()
-        results: list[tuple[_Claimed, NoticeChannel | None, Result | None, float]] = []
-        for msg in claimed:
-            row, channel = self._channel(msg.channel_id)
+        step = max(1, self.settings.record_every)
+        for start in range(0, len(claimed), step):
+            stats.add(self._record(self._send_chunk(claimed[start:start + step])))
+        return stats
+
+    def _send_chunk(self, chunk: list[_Claimed]) -> list:
+        results: list = [None] * len(chunk)
+        ordered: dict[tuple[int, str], list[int]] = defaultdict(list)
+        tasks: list[list[int]] = []
+        for i, msg in enumerate(chunk):
+            row, _channel = self._channel(msg.channel_id)
             if row is None or not row.active:
-                results.append((msg, row, Result(False, "channel missing or switched off"), 0))
+                results[i] = (msg, row, Result(False, "channel missing or switched off"), 0)
                 continue
             wait = self._bucket(row, msg.destination).take()
-            if wait > 0:
-                results.append((msg, row, None, wait))
-                continue
-            results.append((msg, row, channel.send(Outgoing(msg.id, msg.key, msg.destination, msg.payload,
-                                                            msg.kind)), 0))
-            if len(results) >= self.settings.record_every:
-                stats.add(self._record(results))
-                results = []
-        stats.add(self._record(results))
-        return stats
+            if wait > 0:  # over the destination's rate: later, without using up an attempt
+                results[i] = (msg, row, None, wait)
+            elif row.kind in ORDERED_KINDS:
+                ordered[(row.id, msg.destination)].append(i)
+            else:
+                tasks.append([i])
+        tasks.extend(ordered.values())
+
+        def send(indices: list[int]) -> None:
+            for i in indices:
+                msg = chunk[i]
+                row, channel = self.channels[msg.channel_id]
+                results[i] = (msg, row, channel.send(Outgoing(msg.id, msg.key, msg.destination, msg.payload,
+                                                              msg.kind)), 0)
+        if self.pool is None or len(tasks) < 2:
+            for task in tasks:
+                send(task)
+        else:
+            list(self.pool.map(send, tasks))
+        return results
 
     # ---- recording -----------------------------------------------------------------------------------
     def _record(self, results) -> Stats:
@@ -221,12 +255,16 @@ class Worker:
             updates.append({"id": msg.id, "claimed_until": None, "attempts": attempts,
                             "last_answer": result.answer,
                             "next_attempt_at": at + dt.timedelta(seconds=math.ceil(delay))})
-        # Only rows this worker still holds: a row whose lease ran out may already be another's.
+        # One executemany per kind of outcome, and only for rows this worker still holds: a row
+        # whose lease ran out may already be another worker's.
+        table = OutboxMessage.__table__
+        shapes: dict[tuple[str, ...], list[dict]] = defaultdict(list)
         for values in updates:
-            db.session.execute(update(OutboxMessage).where(OutboxMessage.id == values["id"],
-                                                           OutboxMessage.claimed_by == self.name)
-                               .values(**{k: v for k, v in values.items() if k != "id"})
-                               .execution_options(synchronize_session=False))
+            shapes[tuple(sorted(k for k in values if k != "id"))].append(values)
+        for columns, rows in shapes.items():
+            statement = (update(table).where(table.c.id == bindparam("b_id"), table.c.claimed_by == self.name)
+                         .values({c: bindparam(f"b_{c}") for c in columns}))
+            db.session.execute(statement, [{"b_id": v["id"], **{f"b_{c}": v[c] for c in columns}} for v in rows])
         db.session.commit()
         return stats
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 
 import requests
@@ -60,14 +61,25 @@ class Channel:
 
 
 class HttpChannel(Channel):
-    """A channel that POSTs JSON, over one keep-alive session per worker."""
+    """A channel that POSTs JSON, over keep-alive sessions (one per sending thread)."""
 
     def __init__(self, config: dict, timeout: float = 10.0) -> None:
         super().__init__(config, timeout)
-        self.http = requests.Session()
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+
+    @property
+    def http(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            self._sessions.append(session)
+        return session
 
     def close(self) -> None:
-        self.http.close()
+        for session in self._sessions:
+            session.close()
+        self._sessions.clear()
 
     def post_json(self, url: str, body: dict, headers: dict | None = None, *, data: bytes | None = None) -> Result:
         """POST `body` as JSON (or the exact bytes `data`); map the HTTP answer to a Result."""
