@@ -105,7 +105,10 @@ def deliver(once: bool, batch: int, lease: int, interval: float, retry_base: flo
     worker = Worker(Settings(batch=batch, lease_seconds=lease, retry_base_seconds=retry_base,
                              timeout_seconds=timeout))
     if once:
-        click.echo(f"deliver: {worker.run_once()}")
+        try:
+            click.echo(f"deliver: {worker.run_once()}")
+        finally:
+            worker.close()
         return
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -114,6 +117,8 @@ def deliver(once: bool, batch: int, lease: int, interval: float, retry_base: flo
         worker.loop(interval, should_stop=lambda: bool(stopping))
     except KeyboardInterrupt:
         pass
+    finally:
+        worker.close()
     click.echo("deliver: stopped")
 
 
