@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import http.cookiejar
 import os
+
+os.environ.setdefault("SECRET_KEY", "bench-only-key")  # the app refuses to start without one
 import re
 import socket
 import statistics

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
+
+os.environ.setdefault("SECRET_KEY", "bench-only-key")  # the app refuses to start without one
 import sys
 import tempfile
 import time

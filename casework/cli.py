@@ -177,6 +177,39 @@ def sweep_command() -> None:
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
+@casework_cli.command("deliver")
+@click.option("--once", is_flag=True, help="Deliver what is due now and exit (for cron).")
+@click.option("--batch", type=int, default=100, show_default=True, help="Messages claimed at a time.")
+@click.option("--lease", type=int, default=60, show_default=True,
+              help="Seconds a claimed message stays this worker's; after a crash it is sent again.")
+@click.option("--interval", type=float, default=2.0, show_default=True, help="Seconds to sleep when idle.")
+@click.option("--retry-base", type=float, default=30.0, show_default=True, help="First retry delay in seconds.")
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for a receiver.")
+def deliver(once: bool, batch: int, lease: int, interval: float, retry_base: float, timeout: float) -> None:
+    """Send the outbox's due notices to robots, mail, webhooks and SMS (a loop; --once for cron)."""
+    import signal
+
+    from casework.services.notices.worker import Settings, Worker
+    worker = Worker(Settings(batch=batch, lease_seconds=lease, retry_base_seconds=retry_base,
+                             timeout_seconds=timeout))
+    if once:
+        try:
+            click.echo(f"deliver: {worker.run_once()}")
+        finally:
+            worker.close()
+        return
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    click.echo(f"deliver: worker {worker.name} started")
+    try:
+        worker.loop(interval, should_stop=lambda: bool(stopping))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.close()
+    click.echo("deliver: stopped")
+
+
 @casework_cli.command("rebuild-tallies")
 def rebuild_tallies() -> None:
     """Recount the dashboard's summary tables from the cases and their timelines (repair, or after import)."""

@@ -78,6 +78,8 @@ class Config:
     OPEN311_MAX_DISTANCE_M = float(os.environ.get("OPEN311_MAX_DISTANCE_M", "300"))
     OPEN311_CONTACT = os.environ.get("OPEN311_CONTACT", "")
     OPEN311_KEY_SERVICE = os.environ.get("OPEN311_KEY_SERVICE", "")
+    # The address people tap in a notice (group robots, mail, SMS): where the app is reachable.
+    NOTICE_BASE_URL = os.environ.get("NOTICE_BASE_URL", "http://localhost:5000")
     # How many reverse proxies (nginx) stand in front of the app; 0 when serving directly.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
     # Logs: one JSON object per line with LOG_JSON=1 (text otherwise); every line carries the request id.

@@ -23,6 +23,7 @@ EVENT = {
     "resident_confirm": _lp("timeline", "居民确认解决"), "resident_reopen": _lp("timeline", "居民反馈未解决"),
     "resident_photos": _lp("timeline", "居民补充照片"),
     "building_moved": _lp("timeline", "楼栋调整"),
+    "notice_sent": _lp("timeline", "通知已发出"),
 }
 # Short button words: the workflow's events from their spec, the urge; anything else falls back to
 # the timeline's word.

@@ -26,6 +26,8 @@ import argparse
 import csv
 import json
 import os
+
+os.environ.setdefault("SECRET_KEY", "bench-only-key")  # the app refuses to start without one
 import shutil
 import signal
 import socket

@@ -3,12 +3,14 @@ from casework.models.apikeys import ApiKey, ApiRequest, api_key_communities
 from casework.models.audit import AuditEntry
 from casework.models.cases import Attachment, Case, CaseEvent, Escalation, Extension, Notification
 from casework.models.counters import Counter
+from casework.models.notices import NoticeChannel, NoticePreference, NoticeSubscription, OutboxMessage
 from casework.models.people import Organisation, User, organisation_communities, user_buildings, user_grids
 from casework.models.places import Building, Community, Grid, Subdistrict
 from casework.models.policy import STAGE_OF_STATUS, STAGES, Category, HolidayOverride, Setting, TimeLimit
 
 __all__ = [
     "ApiKey", "ApiRequest", "api_key_communities", "AuditEntry", "STAGES", "STAGE_OF_STATUS", "Attachment", "Building", "Escalation", "Extension", "Setting", "TimeLimit", "Case", "CaseEvent", "Category", "Community", "Counter", "Grid",
-    "HolidayOverride", "Notification", "Organisation", "Subdistrict", "User",
+    "HolidayOverride", "NoticeChannel", "NoticePreference", "NoticeSubscription", "Notification",
+    "OutboxMessage", "Organisation", "Subdistrict", "User",
     "organisation_communities", "user_buildings", "user_grids",
 ]

@@ -27,6 +27,11 @@ MESSAGES = {
     "park_requested": _l("挂账申请待审批：%(number)s %(title)s"),
     "extension_decided": _l("您的延期/挂账申请已审批：%(number)s %(title)s"),
     "resident_photos": _l("居民补充了 %(n)d 张照片：%(number)s %(title)s"),
+    "handoff": _l("案件已转到您这里：%(number)s %(title)s"),
+    "handoff_org": _l("案件已派给本单位，请签收：%(number)s %(title)s"),
+    "returned": _l("案件被退回：%(number)s %(title)s"),
+    "reopened": _l("回访未解决，案件重办：%(number)s %(title)s"),
+    "callback": _l("案件已办结反馈，请回访：%(number)s %(title)s"),
 }
 
 
@@ -69,14 +74,17 @@ class Directory:
 
 
 def notify(user_ids: list[int], case: Case, kind: str, level_key: str, **values) -> int:
-    """Create one notice per user (the unique key keeps a second sweep from repeating it).
+    """Create one notice per user (the unique key keeps a second sweep from repeating it), and queue
+    the same notice on each user's own channels (services/notices; in this transaction).
 
     `values` fill the message's own placeholders besides the case's number and title.
     """
+    from casework.services.notices import routing
     message = str(MESSAGES[kind] % {**values, "number": case.number, "title": case.title})[:300]
     for user_id in set(user_ids):
         db.session.add(Notification(user_id=user_id, case_id=case.id, kind=kind, level_key=level_key,
                                     message=message, created_at=now()))
+    routing.to_people(user_ids, case, kind, level_key, **values)
     return len(set(user_ids))
 
 
@@ -122,6 +130,7 @@ def sweep(at: dt.datetime | None = None) -> dict[str, int]:
     )} if cases else set()
     directory = Directory()
     counts = dict.fromkeys(LADDER, 0)
+    from casework.services.notices import routing
     for case in cases:
         key = case.stage_started_at.strftime("%Y%m%d%H%M%S")
         for level in due_levels(case, at, supervise_after, escalate_after, warn_ratio):
@@ -129,6 +138,7 @@ def sweep(at: dt.datetime | None = None) -> dict[str, int]:
                 continue
             db.session.add(Escalation(case_id=case.id, level=level, stage_key=key, created_at=at))
             notify(directory.recipients(case, level), case, level, f"{level}:{key}")
+            routing.ladder(case, level, f"{level}:{key}")
             event = "supervise" if level.startswith("supervise") else level
             db.session.add(CaseEvent(case_id=case.id, kind=event, event=event, actor_id=None,
                                      actor_label="system", from_status=case.status, to_status=case.status,
@@ -153,7 +163,10 @@ def urge(actor: User, cases: list[Case], note: str = "") -> int:
         db.session.add(CaseEvent(case_id=case.id, kind="urge", event="urge", actor_id=actor.id,
                                  from_status=case.status, to_status=case.status, note=(note or "")[:500],
                                  public=False, created_at=at))
-        notify(directory.responsible(case), case, "manual_urge", f"manual:{secrets.token_hex(8)}")
+        key = f"manual:{secrets.token_hex(8)}"
+        notify(directory.responsible(case), case, "manual_urge", key)
+        from casework.services.notices import routing
+        routing.ladder(case, "manual_urge", key)
         count += 1
     db.session.flush()
     return count

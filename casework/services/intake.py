@@ -85,6 +85,8 @@ def create_case(actor: User | None, *, title: str, description: str, category_id
                              note="", public=True, created_at=at))
     db.session.flush()
     tallies.record(case, None, None)  # received: the dashboard's rollup counts the new case
+    from casework.services.notices import routing
+    routing.new_case(case)  # the grid's group robots hear of it (outbox, same transaction)
     log.info("case %s reported via %s by %s", case.number, channel,
              actor.username if actor else actor_label)
     return case

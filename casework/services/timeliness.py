@@ -84,7 +84,8 @@ def decide_extension(actor: User, case: Case, extension_id: int, *, approve: boo
             case.parked_at = at
     case.updated_at = at
     add_event(actor, case, "extension", f"{ext.kind}_{ext.state}", ext.decision_note)
-    escalation.notify([ext.requested_by_id], case, "extension_decided", f"decided:{ext.id}")
+    escalation.notify([ext.requested_by_id], case, "extension_decided", f"decided:{ext.id}",
+                      decision=ext.state)
     log.info("case %s: %s %s by %s", case.number, ext.kind, ext.state, actor.username)
     return ext
 
