@@ -87,6 +87,8 @@ def create_app(config: type | dict | None = None) -> Flask:
     from casework.timeliness.views import bp as timeliness_bp
     from casework.notices.views import bp as notices_bp
     from casework.admin.views import bp as admin_bp
+    from casework.volunteers.public import bp as volunteer_public_bp
+    from casework.volunteers.staff import bp as volunteers_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(boards_bp)
@@ -98,6 +100,8 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.register_blueprint(timeliness_bp)
     app.register_blueprint(notices_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(volunteer_public_bp)
+    app.register_blueprint(volunteers_bp)
 
     from casework.cli import register_cli
     register_cli(app)

@@ -101,4 +101,7 @@ def rebuild_tallies() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from casework.volunteers import commands as volunteer_commands
+    if "ledger-verify" not in casework_cli.commands:
+        volunteer_commands.register(casework_cli)
     app.cli.add_command(casework_cli)

@@ -38,6 +38,10 @@ class Config:
     RATELIMIT_REPORT = os.environ.get("RATELIMIT_REPORT", "5 per minute;30 per day")
     # Tracking-code lookups per address (every /track route, photos included): slows code guessing.
     RATELIMIT_TRACK = os.environ.get("RATELIMIT_TRACK", "60 per minute;600 per day")
+    # Volunteer card and check-in pages per address (every route that takes a card code or a QR token),
+    # and the posts that change something from them (each needs the mobile's last four digits).
+    RATELIMIT_VOLUNTEER = os.environ.get("RATELIMIT_VOLUNTEER", "60 per minute;600 per day")
+    RATELIMIT_VOLUNTEER_CONFIRM = os.environ.get("RATELIMIT_VOLUNTEER_CONFIRM", "10 per minute;100 per day")
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "730"))
     # Rendered board cards kept per worker process (boards/cards.py; ≈ 4.5 kB each with its key); 0 = off.
     BOARD_CARD_CACHE_SIZE = int(os.environ.get("BOARD_CARD_CACHE_SIZE", "2048"))
@@ -55,3 +59,5 @@ class TestConfig(Config):
     # these to check the 429s.
     RATELIMIT_REPORT = "10000 per minute"
     RATELIMIT_TRACK = "10000 per minute"
+    RATELIMIT_VOLUNTEER = "10000 per minute"
+    RATELIMIT_VOLUNTEER_CONFIRM = "10000 per minute"

@@ -3,10 +3,16 @@ from casework.models.cases import Attachment, Case, CaseEvent, Escalation, Exten
 from casework.models.counters import Counter
 from casework.models.people import Organisation, User, user_buildings, user_grids
 from casework.models.places import Building, Community, Grid, Subdistrict
+from casework.models.volunteers import (
+    Activity, Attendance, Gift, LedgerEntry, Redemption, SignUp, TeamMembership, Volunteer, VolunteerProject,
+    VolunteerTeam,
+)
 from casework.models.policy import STAGE_OF_STATUS, STAGES, Category, HolidayOverride, Setting, TimeLimit
 
 __all__ = [
     "STAGES", "STAGE_OF_STATUS", "Attachment", "Building", "Escalation", "Extension", "Setting", "TimeLimit", "Case", "CaseEvent", "Category", "Community", "Counter", "Grid",
     "HolidayOverride", "Notification", "Organisation", "Subdistrict", "User",
     "user_buildings", "user_grids",
+    "Activity", "Attendance", "Gift", "LedgerEntry", "Redemption", "SignUp", "TeamMembership", "Volunteer",
+    "VolunteerProject", "VolunteerTeam",
 ]
