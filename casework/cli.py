@@ -104,4 +104,5 @@ def register_cli(app: Flask) -> None:
     from casework.volunteers import commands as volunteer_commands
     if "ledger-verify" not in casework_cli.commands:
         volunteer_commands.register(casework_cli)
+        volunteer_commands.register_rating(casework_cli)
     app.cli.add_command(casework_cli)

@@ -5,7 +5,7 @@ from casework.models.people import Organisation, User, user_buildings, user_grid
 from casework.models.places import Building, Community, Grid, Subdistrict
 from casework.models.volunteers import (
     Activity, Attendance, Gift, LedgerEntry, Redemption, SignUp, TeamMembership, Volunteer, VolunteerProject,
-    VolunteerTeam,
+    VolunteerRating, VolunteerTeam,
 )
 from casework.models.policy import STAGE_OF_STATUS, STAGES, Category, HolidayOverride, Setting, TimeLimit
 
@@ -14,5 +14,5 @@ __all__ = [
     "HolidayOverride", "Notification", "Organisation", "Subdistrict", "User",
     "user_buildings", "user_grids",
     "Activity", "Attendance", "Gift", "LedgerEntry", "Redemption", "SignUp", "TeamMembership", "Volunteer",
-    "VolunteerProject", "VolunteerTeam",
+    "VolunteerProject", "VolunteerRating", "VolunteerTeam",
 ]

@@ -262,3 +262,29 @@ class Redemption(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     gift: Mapped[Gift] = relationship()
+
+
+RATING_STATES = ("draft", "published", "confirmed")
+
+
+class VolunteerRating(db.Model):
+    """A volunteer's star rating for one period (e.g. 2026H2), as computed by `casework rate-volunteers`.
+
+    Drafts are recomputed by each run (idempotent); a supervisor's review, the public notice and the
+    confirmation move it on (not built yet: see docs/volunteers.md).
+    """
+
+    __tablename__ = "volunteer_rating"
+    __table_args__ = (
+        UniqueConstraint("period", "volunteer_id", name="uq_volunteer_rating_period_volunteer"),
+        CheckConstraint(f"status IN ({_in(RATING_STATES)})", name="status"),
+        CheckConstraint("stars BETWEEN 1 AND 5", name="stars"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), index=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteer.id"), index=True)
+    preset: Mapped[str] = mapped_column(String(12))
+    hours_minutes: Mapped[int] = mapped_column(Integer)
+    stars: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="draft")
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -1,0 +1,96 @@
+"""Half-year star ratings: `casework rate-volunteers --period 2026H1` is idempotent, follows the
+presets, and refuses a period that has not ended (changing nothing)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from case_steps import browser
+from conftest import CN
+from casework.extensions import db
+from casework.models import VolunteerRating
+from casework.services.volunteers import ledger, rating
+from volunteer_steps import register, staff
+
+
+def served(v, hours: int, on: dt.datetime) -> None:
+    """Confirmed hours posted on a given day (hours ledger, in chunks a single entry allows)."""
+    with time_machine.travel(on.replace(tzinfo=CN), tick=False):
+        left = hours * 60
+        while left:
+            chunk = min(left, ledger.MAX_AMOUNT["hours"])
+            ledger.post(v, "hours", "earned", chunk, reason="活动", actor=staff("hehuo01"))
+            left -= chunk
+    db.session.commit()
+
+
+def run(app, *args):
+    return app.test_cli_runner().invoke(args=["casework", "rate-volunteers", *args])
+
+
+def ratings() -> dict:
+    return {(r.volunteer_id, r.period): (r.stars, r.hours_minutes, r.preset)
+            for r in db.session.scalars(select(VolunteerRating))}
+
+
+def test_national_preset_counts_cumulative_hours_and_reruns_give_the_same_list(app, session):
+    client = browser(app)
+    a = register(client, mobile="13900000011", name="甲")
+    b = register(client, mobile="13900000012", name="乙")
+    c = register(client, mobile="13900000013", name="丙")
+    served(a, 80, dt.datetime(2025, 11, 1, 10))   # before the period: counts in the cumulative preset
+    served(a, 40, dt.datetime(2026, 3, 1, 10))    # 120 h → 1 star
+    served(b, 320, dt.datetime(2026, 5, 1, 10))   # 320 h → 2 stars
+    served(c, 50, dt.datetime(2026, 6, 1, 10))    # 50 h → none
+    served(c, 500, dt.datetime(2026, 7, 2, 10))   # after H1: not counted for H1
+    result = run(app, "--period", "2026H1")
+    assert result.exit_code == 0, result.output
+    assert "2 draft ratings" in result.output
+    first = ratings()
+    assert first == {(a.id, "2026H1"): (1, 120 * 60, "national"), (b.id, "2026H1"): (2, 320 * 60, "national")}
+    again = run(app, "--period", "2026h1")
+    assert again.exit_code == 0 and ratings() == first  # idempotent
+
+
+def test_community_preset_counts_hours_within_the_period(app, session):
+    v = register(browser(app))
+    served(v, 80, dt.datetime(2025, 11, 1, 10))
+    served(v, 25, dt.datetime(2026, 2, 1, 10))
+    assert run(app, "--period", "2026H1", "--preset", "community").exit_code == 0
+    assert ratings() == {(v.id, "2026H1"): (2, 25 * 60, "community")}  # 10 and 20 h passed
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--period", "2026H2"], "评定周期尚未结束"),
+    (["--period", "2026H3"], "评定周期的格式应为"),
+    (["--period", "2026H1", "--thresholds", "5,4,3,2,1"], "星级门槛应为 5 个递增的正数"),
+    (["--period", "2026H1", "--thresholds", "a,b"], "thresholds must be five whole numbers"),
+])
+def test_bad_rating_runs_change_nothing(app, session, args, message):
+    v = register(browser(app))
+    served(v, 200, dt.datetime(2026, 3, 1, 10))
+    result = run(app, *args)
+    assert result.exit_code == 1 and message in result.output
+    assert db.session.scalar(select(func.count()).select_from(VolunteerRating)) == 0
+
+
+def test_published_ratings_are_kept_by_a_rerun(app, session):
+    v = register(browser(app))
+    served(v, 150, dt.datetime(2026, 3, 1, 10))
+    assert run(app, "--period", "2026H1").exit_code == 0
+    row = db.session.scalars(select(VolunteerRating)).one()
+    row.status = "published"
+    db.session.commit()
+    served(v, 200, dt.datetime(2026, 4, 1, 10))
+    assert "1 already published or confirmed kept" in run(app, "--period", "2026H1").output
+    db.session.refresh(row)
+    assert (row.stars, row.status) == (1, "published")
+
+
+def test_periods_are_half_years():
+    assert rating.parse_period("2026H2") == rating.Period("2026H2", dt.datetime(2026, 7, 1), dt.datetime(2027, 1, 1))
+    assert rating.stars_for(1499.9, rating.PRESETS["national"]) == 4
+    assert rating.stars_for(1500, rating.PRESETS["national"]) == 5
