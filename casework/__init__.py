@@ -88,6 +88,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from casework.notices.views import bp as notices_bp
     from casework.admin.views import bp as admin_bp
     from casework.volunteers.public import bp as volunteer_public_bp
+    from casework.volunteers.public import verify_bp as volunteer_verify_bp
     from casework.volunteers.staff import bp as volunteers_bp
 
     app.register_blueprint(auth_bp)
@@ -101,6 +102,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.register_blueprint(notices_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(volunteer_public_bp)
+    app.register_blueprint(volunteer_verify_bp)
     app.register_blueprint(volunteers_bp)
 
     from casework.cli import register_cli

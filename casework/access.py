@@ -223,3 +223,14 @@ def may_serve_volunteer(user: User, volunteer) -> bool:
         return True
     return user.role == "community_supervisor" and user.community_id is not None and (
         volunteer.community_id == user.community_id)
+
+
+def may_review_ratings(user: User) -> bool:
+    """Community supervisors (their community) and the subdistrict review, publish and confirm stars."""
+    return user.role == "subdistrict_supervisor" or (
+        user.role == "community_supervisor" and user.community_id is not None)
+
+
+def rating_scope(user: User) -> int | None:
+    """The community whose ratings the user reviews (None: every community)."""
+    return None if user.role == "subdistrict_supervisor" else user.community_id

@@ -94,3 +94,61 @@ def test_periods_are_half_years():
     assert rating.parse_period("2026H2") == rating.Period("2026H2", dt.datetime(2026, 7, 1), dt.datetime(2027, 1, 1))
     assert rating.stars_for(1499.9, rating.PRESETS["national"]) == 4
     assert rating.stars_for(1500, rating.PRESETS["national"]) == 5
+
+
+# Review, public notice, confirmation, certificates ---------------------------------------------
+
+def test_notice_lasts_five_working_days(app, session):
+    # Published on Monday 2026-11-30: Tue..Fri and the next Monday are the five working days.
+    assert rating.notice_end(dt.datetime(2026, 11, 30, 15, 0)) == dt.datetime(2026, 12, 8)
+
+
+def test_review_publish_notice_confirm_and_verify_a_certificate(app, session):
+    client = browser(app)
+    v = register(client, name="张小志")
+    served(v, 320, dt.datetime(2026, 3, 1, 10))
+    assert run(app, "--period", "2026H1").exit_code == 0
+    supervisor = browser(app, "shequ01")
+    page = supervisor.get("/volunteers/ratings?period=2026H1")
+    assert page.status_code == 200 and "张小志" in page.text and "★★" in page.text and "待审核" in page.text
+    assert browser(app, "shequ02").get("/volunteers/ratings?period=2026H1").text.count("张小志") == 0
+    assert browser(app, "wangge01").get("/volunteers/ratings?period=2026H1").status_code == 403
+    assert browser(app, "hehuo01").get("/volunteers/ratings?period=2026H1").status_code == 403
+
+    assert supervisor.post("/volunteers/ratings/2026H1/publish").status_code == 303
+    row = db.session.scalars(select(VolunteerRating)).one()
+    assert row.status == "published" and row.notice_ends_at == rating.notice_end(row.published_at)
+    notice = client.get("/v/notice/2026H1")
+    assert notice.status_code == 200 and "张*志" in notice.text and "张小志" not in notice.text
+
+    early = supervisor.post("/volunteers/ratings/2026H1/confirm")
+    assert early.status_code == 409 and "公示期未满" in early.text
+    db.session.refresh(row)
+    assert row.status == "published" and row.certificate_number is None
+
+    after = row.notice_ends_at.replace(tzinfo=CN) + dt.timedelta(minutes=1)
+    with time_machine.travel(after, tick=False):
+        assert supervisor.post("/volunteers/ratings/2026H1/confirm").status_code == 303
+    db.session.refresh(row)
+    assert row.status == "confirmed" and row.certificate_number == "VS-2026H1-000001"
+    verified = client.get(f"/verify/{row.certificate_number}")
+    assert verified.status_code == 200 and "证书有效" in verified.text and "张*志" in verified.text
+    assert "★★" in verified.text and "张小志" not in verified.text
+    fake = client.get("/verify/VS-2026H1-999999")
+    assert fake.status_code == 404 and "证书无效" in fake.text
+    card = client.get(f"/v/card/{v.card_code}").text
+    assert "荣誉证书 2026H1 · 2 星" in card
+    printable = client.get(f"/v/card/{v.card_code}/certificates/{row.certificate_number}")
+    assert printable.status_code == 200 and "张小志" in printable.text and row.certificate_number in printable.text
+    # Someone else's card cannot open it.
+    other = register(client, mobile="13900007777", name="别人")
+    assert client.get(f"/v/card/{other.card_code}/certificates/{row.certificate_number}").status_code == 404
+    # A rerun keeps confirmed ratings.
+    assert "1 already published or confirmed kept" in run(app, "--period", "2026H1").output
+
+
+def test_publishing_with_nothing_to_publish_is_refused(app, session):
+    response = browser(app, "shequ01").post("/volunteers/ratings/2026H1/publish")
+    assert response.status_code == 409 and "没有待发布的评定结果" in response.text
+    bad = browser(app, "shequ01").post("/volunteers/ratings/2026X9/publish")
+    assert bad.status_code == 422 and "评定周期的格式应为" in bad.text

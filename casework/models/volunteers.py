@@ -270,8 +270,8 @@ RATING_STATES = ("draft", "published", "confirmed")
 class VolunteerRating(db.Model):
     """A volunteer's star rating for one period (e.g. 2026H2), as computed by `casework rate-volunteers`.
 
-    Drafts are recomputed by each run (idempotent); a supervisor's review, the public notice and the
-    confirmation move it on (not built yet: see docs/volunteers.md).
+    Drafts are recomputed by each run (idempotent); a supervisor reviews and publishes them for a
+    public notice, then confirms them, which numbers a certificate.
     """
 
     __tablename__ = "volunteer_rating"
@@ -288,3 +288,11 @@ class VolunteerRating(db.Model):
     stars: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(10), default="draft")
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # Published for a public notice (公示) until notice_ends_at (≥ 5 working days), then confirmed.
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    notice_ends_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # The certificate (荣誉证书) of a confirmed rating, verifiable at /verify/<number>.
+    certificate_number: Mapped[str | None] = mapped_column(String(24), unique=True)
+    volunteer: Mapped[Volunteer] = relationship()

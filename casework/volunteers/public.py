@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from casework.extensions import db, limiter
 from casework.models import Activity
 from casework.services.errors import Invalid, NotFound, ServiceError
-from casework.services.volunteers import activities, ledger, redemption, registry
+from casework.services.volunteers import activities, ledger, rating, redemption, registry
 from casework.volunteers import labels
 from casework.volunteers.qr import qr_svg
 
@@ -78,7 +78,7 @@ def _card_page(volunteer, *, status: int = 200, errors=None, message: str | None
         "volunteers/card.html", v=volunteer, memberships=registry.memberships(volunteer),
         teams=registry.teams(volunteer.community_id), signups=activities.signups_of(volunteer),
         open_activities=activities.open_activities(), entries=ledger.entries(volunteer, 20),
-        receipts=redemption.receipts(volunteer), VL=labels, errors=errors or {}, message=message,
+        receipts=redemption.receipts(volunteer), stars=rating.of_volunteer(volunteer.id), VL=labels, errors=errors or {}, message=message,
         open_form=form, new=request.args.get("new") == "1"), status
 
 
@@ -203,3 +203,52 @@ def _not_found(exc):
 def _too_many(exc):
     return render_template("public/error.html", status=429, title=_("操作太频繁"),
                            message=_("您操作得太频繁了，请稍等几分钟再试。")), 429
+
+
+@bp.route("/notice/<period>")
+@_looked_up
+def notice(period: str):
+    """The public notice (公示) of a period's star ratings: masked names, stars, until when."""
+    try:
+        rows = rating.on_notice(period)
+    except ServiceError:
+        abort(404)
+    return render_template("volunteers/notice.html", period=rating.parse_period(period).name, rows=rows,
+                           mask=rating.mask_name)
+
+
+@bp.route("/card/<code>/certificates/<number>")
+@_looked_up
+def certificate(code: str, number: str):
+    """The volunteer's printable certificate (荣誉证书)."""
+    volunteer = _volunteer_or_404(code)
+    try:
+        row = rating.certificate(number)
+    except NotFound:
+        abort(404)
+    if row.volunteer_id != volunteer.id:
+        abort(404)
+    return render_template("volunteers/certificate.html", r=row, name=volunteer.name)
+
+
+# /verify/<number> sits outside /v: it is printed on the certificate.
+verify_bp = Blueprint("volunteer_verify", __name__)
+
+
+@verify_bp.after_request
+def _no_cache(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@verify_bp.route("/verify/<number>")
+@_looked_up
+def verify(number: str):
+    """Anyone can check a certificate number: the masked name, the period and the stars, or 'not found'."""
+    try:
+        row = rating.certificate(number)
+    except NotFound:
+        return render_template("volunteers/verify.html", r=None, number=number[:24]), 404
+    return render_template("volunteers/verify.html", r=row, number=row.certificate_number,
+                           name=rating.mask_name(row.volunteer.name))

@@ -14,7 +14,7 @@ from casework import access
 from casework.extensions import db
 from casework.models import Activity, LedgerEntry, TeamMembership
 from casework.services.errors import NotFound, ServiceError
-from casework.services.volunteers import activities, flow, ledger, redemption, registry
+from casework.services.volunteers import activities, flow, ledger, rating, redemption, registry
 from casework.volunteers import labels
 from casework.volunteers.qr import qr_svg
 
@@ -197,3 +197,45 @@ def reverse(code: str, entry_id: int):
             raise NotFound(_("找不到该笔账目。"))
         ledger.reverse(current_user, entry.id, values["reason"])
     return _station_action(code, f"reverse-{entry_id}", values, act, _("已冲正。"))
+
+
+# Stars: review the drafts, publish them for the notice, confirm them ------------------------------
+
+@bp.route("/ratings")
+def ratings():
+    """The period's ratings in the supervisor's scope, with publish and confirm."""
+    if not access.may_review_ratings(current_user):
+        abort(403)
+    period = (request.args.get("period") or "").strip()[:8]
+    try:
+        rows = rating.ratings(period, access.rating_scope(current_user)) if period else []
+    except ServiceError as exc:
+        return render_template("volunteers/ratings.html", period=period, rows=[], message=str(exc.message)), 422
+    return render_template("volunteers/ratings.html", period=period, rows=rows, message=None)
+
+
+@bp.route("/ratings/<period>/<step>", methods=["POST"])
+def rating_step(period: str, step: str):
+    """Publish the reviewed drafts for the public notice, or confirm them once the notice is over."""
+    if not access.may_review_ratings(current_user) or step not in ("publish", "confirm"):
+        abort(404)
+    act = rating.publish if step == "publish" else rating.confirm
+    try:
+        n = act(current_user, period, access.rating_scope(current_user))
+    except ServiceError as exc:
+        db.session.rollback()
+        rows = rating.ratings(period, access.rating_scope(current_user)) if rating_period_ok(period) else []
+        return render_template("volunteers/ratings.html", period=period, rows=rows,
+                               message=str(exc.message)), exc.status
+    db.session.commit()
+    flash(_("已发布公示 %(n)d 人。", n=n) if step == "publish" else _("已确认 %(n)d 人，证书已编号。", n=n),
+          "volunteers")
+    return redirect(url_for("volunteers.ratings", period=period), 303)
+
+
+def rating_period_ok(period: str) -> bool:
+    try:
+        rating.parse_period(period)
+    except ServiceError:
+        return False
+    return True

@@ -2,7 +2,7 @@
 
 Revision ID: c7e0e11f0007
 Revises: e4a9c7b21d05
-Create Date: 2026-12-02 11:05:38.224771
+Create Date: 2026-12-02 11:23:39.217066
 
 """
 from alembic import op
@@ -150,10 +150,17 @@ def upgrade():
     sa.Column('stars', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('computed_at', sa.DateTime(), nullable=False),
+    sa.Column('published_at', sa.DateTime(), nullable=True),
+    sa.Column('notice_ends_at', sa.DateTime(), nullable=True),
+    sa.Column('confirmed_at', sa.DateTime(), nullable=True),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('certificate_number', sa.String(length=24), nullable=True),
     sa.CheckConstraint("status IN ('draft', 'published', 'confirmed')", name=op.f('ck_volunteer_rating_status')),
     sa.CheckConstraint('stars BETWEEN 1 AND 5', name=op.f('ck_volunteer_rating_stars')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['user.id'], name=op.f('fk_volunteer_rating_decided_by_id_user')),
     sa.ForeignKeyConstraint(['volunteer_id'], ['volunteer.id'], name=op.f('fk_volunteer_rating_volunteer_id_volunteer')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_volunteer_rating')),
+    sa.UniqueConstraint('certificate_number', name=op.f('uq_volunteer_rating_certificate_number')),
     sa.UniqueConstraint('period', 'volunteer_id', name='uq_volunteer_rating_period_volunteer')
     )
     with op.batch_alter_table('volunteer_rating', schema=None) as batch_op:

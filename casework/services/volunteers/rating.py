@@ -77,3 +77,102 @@ def rate(period_name: str, preset: str = "national", thresholds: tuple[int, ...]
         db.session.execute(insert(VolunteerRating), rows)
     by_stars = {s: sum(1 for r in rows if r["stars"] == s) for s in range(1, 6)}
     return {"period": period.name, "preset": preset, "rated": len(rows), "kept": len(kept), "by_stars": by_stars}
+
+
+# Review, public notice (公示) and confirmation ----------------------------------------------------
+
+NOTICE_WORKING_DAYS = 5
+
+
+def notice_end(published: dt.datetime) -> dt.datetime:
+    """The end of the public notice: midnight after the fifth full working day after publishing."""
+    from casework.services import clock
+    cal = clock.calendar()
+    day, counted = published.date(), 0
+    while counted < NOTICE_WORKING_DAYS:
+        day += dt.timedelta(days=1)
+        if cal.is_workday(day):
+            counted += 1
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+
+
+def in_scope(community_id: int | None):
+    """Ratings of volunteers in a community (None: the whole subdistrict)."""
+    from casework.models import Volunteer
+    query = select(VolunteerRating).join(Volunteer, Volunteer.id == VolunteerRating.volunteer_id)
+    if community_id is not None:
+        query = query.where(Volunteer.community_id == community_id)
+    return query
+
+
+def ratings(period_name: str, community_id: int | None) -> list[VolunteerRating]:
+    period = parse_period(period_name)
+    return list(db.session.scalars(in_scope(community_id).where(VolunteerRating.period == period.name)
+                                   .order_by(VolunteerRating.stars.desc(), VolunteerRating.id)))
+
+
+def publish(actor, period_name: str, community_id: int | None) -> int:
+    """The supervisor has reviewed the drafts and publishes them for the public notice."""
+    at = now()
+    rows = [r for r in ratings(period_name, community_id) if r.status == "draft"]
+    if not rows:
+        raise Refused(_l("没有待发布的评定结果。"))
+    ends = notice_end(at)
+    for r in rows:
+        r.status, r.published_at, r.notice_ends_at, r.decided_by_id = "published", at, ends, actor.id
+    db.session.flush()
+    return len(rows)
+
+
+def confirm(actor, period_name: str, community_id: int | None) -> int:
+    """After the notice period, the supervisor confirms: each rating gets a numbered certificate."""
+    from casework.services.numbering import next_value
+    at = now()
+    rows = [r for r in ratings(period_name, community_id) if r.status == "published"]
+    if not rows:
+        raise Refused(_l("没有公示中的评定结果。"))
+    waiting = [r for r in rows if r.notice_ends_at and at < r.notice_ends_at]
+    if waiting:
+        raise Refused(_l("公示期未满（至 %(at)s），还不能确认。",
+                         at=min(r.notice_ends_at for r in waiting).strftime("%Y-%m-%d %H:%M")))
+    period = parse_period(period_name)
+    for r in rows:
+        r.status, r.confirmed_at, r.decided_by_id = "confirmed", at, actor.id
+        r.certificate_number = f"VS-{period.name}-{next_value(f'certificate-{period.name}'):06d}"
+    db.session.flush()
+    return len(rows)
+
+
+def certificate(number: str | None) -> VolunteerRating:
+    """The confirmed rating behind a certificate number, or NotFound."""
+    from casework.services.errors import NotFound
+    number = (number or "").strip().upper()[:24]
+    row = db.session.scalars(select(VolunteerRating).where(VolunteerRating.certificate_number == number,
+                                                           VolunteerRating.status == "confirmed")).first()
+    if row is None:
+        raise NotFound(_l("没有找到这个证书编号。"))
+    return row
+
+
+def of_volunteer(volunteer_id: int) -> list[VolunteerRating]:
+    """A volunteer's confirmed ratings, newest period first (for the card page)."""
+    return list(db.session.scalars(select(VolunteerRating).where(
+        VolunteerRating.volunteer_id == volunteer_id, VolunteerRating.status == "confirmed")
+        .order_by(VolunteerRating.period.desc())))
+
+
+def on_notice(period_name: str) -> list[VolunteerRating]:
+    """The ratings under public notice for a period (all communities)."""
+    period = parse_period(period_name)
+    return list(db.session.scalars(select(VolunteerRating).where(
+        VolunteerRating.period == period.name, VolunteerRating.status == "published")
+        .order_by(VolunteerRating.stars.desc(), VolunteerRating.id)))
+
+
+def mask_name(name: str) -> str:
+    """张小志 → 张*志: what a public notice or a verification page shows of a name."""
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
