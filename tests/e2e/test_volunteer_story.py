@@ -1,7 +1,8 @@
 """The volunteer story in a real browser on a 375 px phone: a resident registers as a volunteer,
 asks to join the repair team, the captain approves and publishes an activity, the volunteer signs up,
 checks in and out through the activity's QR page, the captain confirms the hours, the points appear
-on the card, and the community's service station exchanges them for a gift."""
+on the card, the community's service station exchanges them for a gift, and after the half-year the
+rating gives a star after review and notice, with a certificate that verifies."""
 from __future__ import annotations
 
 import datetime as dt
@@ -37,7 +38,7 @@ def _local(at: dt.datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M")
 
 
-def test_register_join_sign_up_check_in_out_confirm_points_redeem(live_server, browser):
+def test_register_join_sign_up_check_in_out_confirm_points_redeem_star(live_server, browser):
     base = live_server.base_url
     phone = browser.new_context(**PHONE)
     me = phone.new_page()
@@ -132,6 +133,34 @@ def test_register_join_sign_up_check_in_out_confirm_points_redeem(live_server, b
     assert station.inner_text("#points") == "10"
     me.reload()
     assert me.inner_text("#points") == "10" and "洗衣液 × 1" in me.inner_text("#receipts")
+
+    # 9. After the half-year: the rating run, the supervisor's review and notice, confirmation, certificate.
+    with time_machine.travel(dt.datetime(2027, 1, 4, 10, 0, tzinfo=SUITE_NOW.tzinfo), tick=False):
+        run = live_server.test_cli_runner().invoke(args=[
+            "casework", "rate-volunteers", "--period", "2026H2", "--preset", "community", "--thresholds", "1,2,3,4,5"])
+        assert run.exit_code == 0 and "1 draft ratings" in run.output, run.output
+        _login(station, base, "shequ01")  # a month later: the staff session has timed out
+        station.goto(f"{base}/volunteers/ratings?period=2026H2")
+        assert "张小志" in station.inner_text("#ratings")
+        station.click("#rating-publish")
+        assert "公示中" in station.inner_text("#ratings")
+        me.goto(f"{base}/v/notice/2026H2")
+        assert "张*志" in me.inner_text("#notice")
+        station.click("#rating-confirm")
+        assert "公示期未满" in station.inner_text("#ratings-message")
+    with time_machine.travel(dt.datetime(2027, 1, 12, 9, 0, tzinfo=SUITE_NOW.tzinfo), tick=False):
+        _login(station, base, "shequ01")
+        station.goto(f"{base}/volunteers/ratings?period=2026H2")
+        station.click("#rating-confirm")
+        assert "已确认" in station.inner_text("#ratings")
+        me.goto(f"{base}/v/card/{code}")
+        assert me.inner_text("#stars") == "★"
+        me.click("text=荣誉证书 2026H2")
+        number = me.inner_text("#certificate-number")
+        me.goto(f"{base}/verify/{number}")
+        assert me.inner_text("#verify-result") == "证书有效"
+        assert me.evaluate("document.documentElement.scrollWidth") <= 375
+
     SHOTS.mkdir(parents=True, exist_ok=True)
     me.screenshot(path=str(SHOTS / "volunteer-card-phone.png"), full_page=True)
     captain.screenshot(path=str(SHOTS / "volunteer-activity.png"), full_page=False)
