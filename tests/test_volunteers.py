@@ -403,3 +403,55 @@ def test_guessing_the_last_four_digits_is_rate_limited(app, session, two_confirm
     blocked = client.post(f"/v/card/{v.card_code}/join", {"team_id": repair.id, "last4": last4(v)})
     assert blocked.status_code == 429 and "操作太频繁" in blocked.text
     assert count(TeamMembership) == 0
+
+
+# The leader's roster (点名) --------------------------------------------------------------------
+
+def test_leader_ticks_the_roster_and_hours_wait_for_confirmation(app, session):
+    client = browser(app)
+    came = register(client, mobile="13900000031", name="到场甲")
+    scanned = register(client, mobile="13900000032", name="扫码乙")
+    activity = make_activity(starts_in=dt.timedelta(minutes=10), length=dt.timedelta(hours=2))
+    sign_up(came, activity)
+    sign_up(scanned, activity)
+    assert _scan(client, activity, scanned, "in").status_code == 200
+    leader = browser(app, "hehuo01")
+    too_early = leader.post(f"/volunteers/activities/{activity.id}/roster", {"volunteers": [str(came.id)]})
+    assert too_early.status_code == 409 and "只能在活动进行中或待确认时长时点名" in too_early.text
+    activity.status = "under_way"
+    db.session.commit()
+    with later(hours=3):
+        page = leader.get(f"/volunteers/activities/{activity.id}").text
+        assert f'name="volunteers" value="{came.id}"' in page
+        assert f'name="volunteers" value="{scanned.id}"' not in page  # already checked in by QR
+        nobody = leader.post(f"/volunteers/activities/{activity.id}/roster", {})
+        assert nobody.status_code == 422 and "请勾选到场的志愿者" in nobody.text
+        stranger = register(client, mobile="13900000033", name="没报名")
+        refused = leader.post(f"/volunteers/activities/{activity.id}/roster",
+                              {"volunteers": [str(came.id), str(stranger.id)]})
+        assert refused.status_code == 422 and "只能为已报名的志愿者点名" in refused.text
+        assert count(Attendance) == 1  # all or nothing
+        assert leader.post(f"/volunteers/activities/{activity.id}/roster",
+                           {"volunteers": [str(came.id)]}).status_code == 303
+    row = db.session.scalars(select(Attendance).where(Attendance.volunteer_id == came.id)).one()
+    assert (row.minutes, row.confirmed_at) == (120, None)
+    db.session.refresh(came)
+    assert came.hours_minutes == 0
+
+
+def test_roster_refuses_time_already_counted_elsewhere(app, session):
+    client = browser(app)
+    v = register(client)
+    first = make_activity(title="活动一")
+    second = make_activity(title="活动二")
+    sign_up(v, first)
+    sign_up(v, second)
+    _scan(client, first, v, "in")
+    with later(hours=1):
+        _scan(client, first, v, "out")
+    second.status = "under_way"
+    db.session.commit()
+    with later(hours=3):
+        clash = browser(app, "hehuo01").post(f"/volunteers/activities/{second.id}/roster", {"volunteers": [str(v.id)]})
+    assert clash.status_code == 409 and "同一时间在另一个活动签到过" in clash.text
+    assert count(Attendance) == 1

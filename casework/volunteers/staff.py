@@ -239,3 +239,18 @@ def rating_period_ok(period: str) -> bool:
     except ServiceError:
         return False
     return True
+
+
+@bp.route("/activities/<int:activity_id>/roster", methods=["POST"])
+def roster(activity_id: int):
+    """The leader ticks who came; each gets the activity's window, waiting for the confirmation."""
+    a = _activity_or_404(activity_id)
+    ids = [int(x) for x in request.form.getlist("volunteers") if x.isdigit() and len(x) < 10]
+    try:
+        n = activities.record_roster(current_user, a, ids)
+    except ServiceError as exc:
+        db.session.rollback()
+        return _activity_page(a, exc.status, str(exc.message))
+    db.session.commit()
+    flash(_("已点名 %(n)d 人。", n=n), "volunteers")
+    return redirect(url_for("volunteers.activity", activity_id=a.id), 303)

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from casework.extensions import db
 from casework.models import Activity, Attendance, Building, SignUp, User, Volunteer, VolunteerProject, VolunteerTeam
@@ -307,3 +307,41 @@ def of_teams(team_ids: list[int], limit: int = 300) -> list[Activity]:
 
 def projects() -> list[VolunteerProject]:
     return list(db.session.scalars(select(VolunteerProject).order_by(VolunteerProject.id)))
+
+
+def record_roster(actor: User, activity: Activity, volunteer_ids: list[int]) -> int:
+    """The leader ticks who came (点名): each gets the activity's window (up to now), awaiting confirmation.
+
+    All or nothing: a tick for someone not signed up, or whose time overlaps another activity they
+    attended, refuses the whole roster with their name.
+    """
+    if activity.status not in ("under_way", "hours_to_confirm"):
+        raise Refused(_l("只能在活动进行中或待确认时长时点名。"))
+    if not volunteer_ids:
+        raise Invalid(_l("请勾选到场的志愿者。"), {"volunteers": _l("请勾选到场的志愿者。")})
+    at = now()
+    start, end = activity.starts_at, min(activity.ends_at, at)
+    if end <= start:
+        raise Refused(_l("活动还没有开始，不能点名。"))
+    signed = {s.volunteer_id: s for s in db.session.scalars(select(SignUp).where(
+        SignUp.activity_id == activity.id, SignUp.status == "signed_up"))}
+    recorded = set(db.session.scalars(select(Attendance.volunteer_id).where(Attendance.activity_id == activity.id)))
+    count = 0
+    for vid in dict.fromkeys(volunteer_ids):
+        if vid not in signed:
+            raise Invalid(_l("只能为已报名的志愿者点名。"), {"volunteers": _l("只能为已报名的志愿者点名。")})
+        if vid in recorded:
+            continue
+        clash = db.session.scalars(select(Attendance).where(
+            Attendance.volunteer_id == vid, Attendance.activity_id != activity.id,
+            Attendance.checked_in_at < end,
+            func.coalesce(Attendance.checked_out_at, at) > start)).first()
+        if clash is not None:
+            name = signed[vid].volunteer.name
+            raise Refused(_l("%(name)s 同一时间在另一个活动签到过，不能重复计时。", name=name))
+        db.session.add(Attendance(activity_id=activity.id, volunteer_id=vid, checked_in_at=start,
+                                  checked_out_at=end, minutes=served_minutes(activity, start, end)))
+        count += 1
+    db.session.flush()
+    log.info("user %s recorded %d attendances by roster for activity %s", actor.id, count, activity.id)
+    return count
