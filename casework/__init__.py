@@ -120,6 +120,9 @@ def create_app(config: type | dict | None = None) -> Flask:
     from casework.activation.views import bp as activation_bp
     from casework.api.open311.admin import bp as open311_admin_bp
     from casework.api.open311.views import bp as open311_bp
+    from casework.volunteers.public import bp as volunteer_public_bp
+    from casework.volunteers.public import verify_bp as volunteer_verify_bp
+    from casework.volunteers.staff import bp as volunteers_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(boards_bp)
@@ -137,6 +140,9 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.register_blueprint(activation_bp)
     app.register_blueprint(open311_bp)
     app.register_blueprint(open311_admin_bp)
+    app.register_blueprint(volunteer_public_bp)
+    app.register_blueprint(volunteer_verify_bp)
+    app.register_blueprint(volunteers_bp)
 
     from casework.cli import register_cli
     register_cli(app)

@@ -235,4 +235,8 @@ def audit_verify() -> None:
 def register_cli(app: Flask) -> None:
     from casework.api.open311.cli import api_key_cli
     casework_cli.add_command(api_key_cli)
+    from casework.volunteers import commands as volunteer_commands
+    if "ledger-verify" not in casework_cli.commands:
+        volunteer_commands.register(casework_cli)
+        volunteer_commands.register_rating(casework_cli)
     app.cli.add_command(casework_cli)

@@ -57,6 +57,10 @@ class Config:
     RATELIMIT_ACTIVATE = os.environ.get("RATELIMIT_ACTIVATE", "10 per minute;50 per day")
     # How long an activation code works.
     ACTIVATION_HOURS = int(os.environ.get("ACTIVATION_HOURS", "72"))
+    # Volunteer card and check-in pages per address (every route that takes a card code or a QR token),
+    # and the posts that change something from them (each needs the mobile's last four digits).
+    RATELIMIT_VOLUNTEER = os.environ.get("RATELIMIT_VOLUNTEER", "60 per minute;600 per day")
+    RATELIMIT_VOLUNTEER_CONFIRM = os.environ.get("RATELIMIT_VOLUNTEER_CONFIRM", "10 per minute;100 per day")
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "730"))
     # Rendered board cards kept per worker process (boards/cards.py; ≈ 4.5 kB each with its key); 0 = off.
     BOARD_CARD_CACHE_SIZE = int(os.environ.get("BOARD_CARD_CACHE_SIZE", "2048"))
@@ -119,3 +123,5 @@ class TestConfig(Config):
     LOGIN_LOCK_ADDRESS = "10000 per minute"
     RATELIMIT_ACTIVATE = "10000 per minute"
     OPEN311_RATELIMIT = "10000 per minute"
+    RATELIMIT_VOLUNTEER = "10000 per minute"
+    RATELIMIT_VOLUNTEER_CONFIRM = "10000 per minute"

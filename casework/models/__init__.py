@@ -6,6 +6,10 @@ from casework.models.counters import Counter
 from casework.models.notices import NoticeChannel, NoticePreference, NoticeSubscription, OutboxMessage
 from casework.models.people import Organisation, User, organisation_communities, user_buildings, user_grids
 from casework.models.places import Building, Community, Grid, Subdistrict
+from casework.models.volunteers import (
+    Activity, Attendance, Gift, LedgerEntry, Redemption, SignUp, TeamMembership, Volunteer, VolunteerProject,
+    VolunteerRating, VolunteerTeam,
+)
 from casework.models.policy import STAGE_OF_STATUS, STAGES, Category, HolidayOverride, Setting, TimeLimit
 
 __all__ = [
@@ -13,4 +17,6 @@ __all__ = [
     "HolidayOverride", "NoticeChannel", "NoticePreference", "NoticeSubscription", "Notification",
     "OutboxMessage", "Organisation", "Subdistrict", "User",
     "organisation_communities", "user_buildings", "user_grids",
+    "Activity", "Attendance", "Gift", "LedgerEntry", "Redemption", "SignUp", "TeamMembership", "Volunteer",
+    "VolunteerProject", "VolunteerRating", "VolunteerTeam",
 ]

@@ -321,5 +321,7 @@ def load_demo(cases: int = 360) -> None:
     if db.session.scalar(select(func.count()).select_from(User)):
         raise RuntimeError("the database already has users; demo data goes into an empty database")
     load_places_and_people()
+    from casework.services.volunteers.demo import load_volunteer_demo
+    load_volunteer_demo()
     generate_cases(cases)
     log.info("demo data loaded: %d cases", cases)
