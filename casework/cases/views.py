@@ -25,8 +25,11 @@ def _require_login():
 @bp.route("/")
 def index():
     """The user's cases, filtered by the URL's arguments; htmx gets just the rows."""
-    f = queries.CaseFilters.from_args(request.args)
+    f = queries.allow_phone_search(current_user, queries.CaseFilters.from_args(request.args),
+                                   address=request.remote_addr or "")
     cases, total = queries.list_cases(current_user, f)
+    if f.phone:
+        db.session.commit()  # the audit row of the phone search
     template = "cases/_rows.html" if htmx and htmx.target == "case-rows" else "cases/index.html"
     return render_template(template, cases=cases, total=total, f=f,
                            categories=db.session.scalars(db.select(Category).order_by(Category.id)).all())
