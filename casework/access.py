@@ -149,8 +149,10 @@ def may_record_callback(user: User, case: Case) -> bool:
 
 
 def may_request_extension(user: User, case: Case) -> bool:
-    """The handler working a case may ask for more time (延期) or to park it (挂账)."""
-    return case.status == "handling" and _acts_for(user, case, "handler")
+    """Whoever holds the case may ask for more time (延期) or to park it (挂账): the handler while
+    handling it, the building leader while mediating it."""
+    return (case.status == "handling" and _acts_for(user, case, "handler")) or (
+        case.status == "building_leader" and _acts_for(user, case, "building_leader"))
 
 
 def may_decide_extension(user: User, case: Case) -> bool:
