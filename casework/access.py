@@ -190,6 +190,14 @@ def may_view_reports(user: User) -> bool:
     return user.role == "subdistrict_supervisor"
 
 
+def may_see_hotspots(user: User) -> bool:
+    """Supervisors see where problems repeat in their area (未诉先办) and open proactive cases."""
+    return user.role in SUPERVISORS and (user.role != "community_supervisor" or user.community_id is not None)
+
+
+may_open_proactive_case = may_see_hotspots
+
+
 def may_administer(user: User) -> bool:
     return user.role == "admin"
 

@@ -23,6 +23,7 @@ EVENT = {
     "unpark": _lp("timeline", "恢复计时"),
     "resident_confirm": _lp("timeline", "居民确认解决"), "resident_reopen": _lp("timeline", "居民反馈未解决"),
     "resident_photos": _lp("timeline", "居民补充照片"),
+    "hotspot_opened": _lp("timeline", "热点主动立案"), "hotspot_linked": _lp("timeline", "关联主动立案"),
 }
 # Short button words for the workflow's events; anything else falls back to the timeline's word.
 BUTTON = dict(

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from casework import access
 from casework.extensions import db, htmx
 from casework.models import Category
-from casework.services import queries, transitions
+from casework.services import hotspots, queries, transitions
 from casework.services.errors import Invalid, Refused, ServiceError
 from casework.ui import form_data, get_case_or_404, refused
 from casework.workflow import EVENT_INPUTS, EVENTS
@@ -42,6 +42,7 @@ def render_case(case, *, status: int = 200, form_event: str | None = None, error
         template, case=case, events=queries.timeline(case),
         actions=access.events_for(current_user, case), form_event=form_event,
         errors=errors or {}, values=values or {}, handlers=queries.handler_choices(case),
+        linked=[c for c in hotspots.linked_cases(case) if access.can_view(current_user, c)],
     ), status)
 
 
