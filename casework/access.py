@@ -255,13 +255,20 @@ def may_reveal_phone(user: Who, case: Case) -> bool:
     )
 
 
+def may_search_by_phone(user: Who) -> bool:
+    """Those who may reveal a resident's phone may look cases up by it (in their own scope)."""
+    return user.role == "grid_staff" or user.role in SUPERVISORS
+
+
 def may_record_callback(user: Who, case: Case) -> bool:
     return may_fire(user, case, "close")
 
 
 def may_request_extension(user: Who, case: Case) -> bool:
-    """The handler working a case may ask for more time (延期) or to park it (挂账)."""
-    return case.status == "handling" and _acts_for(user, case, "handler")
+    """Whoever holds the case may ask for more time (延期) or to park it (挂账): the handler while
+    handling it, the building leader while mediating it."""
+    return (case.status == "handling" and _acts_for(user, case, "handler")) or (
+        case.status == "building_leader" and _acts_for(user, case, "building_leader"))
 
 
 def may_decide_extension(user: Who, case: Case) -> bool:
@@ -296,6 +303,16 @@ def may_view_reports(user: Who) -> bool:
         j = jurisdiction_of(user)
         return bool(j.organisation_id is not None or j.community_ids)
     return user.role == "subdistrict_supervisor"
+
+
+def may_see_hotspots(user: Who) -> bool:
+    """Supervisors see where problems repeat in their area (未诉先办) and open proactive cases."""
+    if user.role == "community_supervisor":
+        return bool(jurisdiction_of(user).community_ids)
+    return user.role == "subdistrict_supervisor"
+
+
+may_open_proactive_case = may_see_hotspots
 
 
 def may_administer(user: Who) -> bool:

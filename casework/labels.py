@@ -24,6 +24,7 @@ EVENT = {
     "resident_photos": _lp("timeline", "居民补充照片"),
     "building_moved": _lp("timeline", "楼栋调整"),
     "notice_sent": _lp("timeline", "通知已发出"),
+    "hotspot_opened": _lp("timeline", "热点主动立案"), "hotspot_linked": _lp("timeline", "关联主动立案"),
 }
 # Short button words: the workflow's events from their spec, the urge; anything else falls back to
 # the timeline's word.

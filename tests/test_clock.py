@@ -311,3 +311,27 @@ def test_badge_agrees_with_classify_everywhere(make_case):
         expected = classify(cal, case.stage_started_at, case.stage_due_at, moment, False, 0.25)
         assert clock.badge(case, moment).state == expected, moment
         moment += dt.timedelta(minutes=97)
+
+
+def test_building_leader_holding_a_case_may_ask_for_more_time(make_case):
+    with at(2026, 11, 2, 9, 0):  # Monday
+        case = make_case(category="facilities")
+        fire("wangge01", case, "sign")
+        fire("wangge01", case, "dispatch")
+    due = case.stage_due_at
+    with at(2026, 11, 2, 10, 0):
+        for name in ("louzhang02", "wuye01", "wangge01"):  # not the leader holding it
+            with pytest.raises(Refused):
+                timeliness.request_extension(user(name), case, kind="extend", hours=4, reason="x",
+                                             version=case.version)
+        ext = timeliness.request_extension(user("louzhang01"), case, kind="extend", hours="7.5",
+                                           reason="两户协商需要再约时间", version=case.version)
+        timeliness.decide_extension(user("shequ01"), case, ext.id, approve=True, note="同意")
+        db.session.commit()
+    assert ext.state == "approved" and case.extension_count == 1
+    assert case.stage_due_at == due + dt.timedelta(days=1)  # one working day later (Tue → Wed)
+    with at(2026, 11, 2, 11, 0):
+        fire("louzhang01", case, "hand_on", organisation=str(org("万家").id))
+        with pytest.raises(Refused):  # once handed on, the leader no longer holds it
+            timeliness.request_extension(user("louzhang01"), case, kind="extend", hours=4, reason="x",
+                                         version=case.version)

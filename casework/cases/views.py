@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from casework import access
 from casework.extensions import db, htmx
 from casework.models import Category
-from casework.services import queries, transitions
+from casework.services import hotspots, queries, transitions
 from casework.services.errors import Invalid, Refused, ServiceError
 from casework.ui import case_panel_context, form_data, get_case_or_404, refused, render_page
 from casework.events import EVENT_INPUTS
@@ -26,8 +26,11 @@ def _require_login():
 @bp.route("/")
 def index():
     """The user's cases, filtered by the URL's arguments; htmx gets just the rows."""
-    f = queries.CaseFilters.from_args(request.args)
+    f = queries.allow_phone_search(current_user, queries.CaseFilters.from_args(request.args),
+                                   address=request.remote_addr or "")
     cases, total = queries.list_cases(current_user, f)
+    if f.phone:
+        db.session.commit()  # the audit row of the phone search
     template = "cases/_rows.html" if htmx and htmx.target == "case-rows" else "cases/index.html"
     return render_page(template, cases=cases, total=total, f=f,
                        categories=db.session.scalars(db.select(Category).order_by(Category.id)).all())
@@ -41,6 +44,7 @@ def render_case(case, *, status: int = 200, form_event: str | None = None, error
         actions=access.events_for(current_user, case), form_event=form_event,
         errors=errors or {}, values=values or {}, handlers=queries.handler_choices(case),
         **case_panel_context(current_user, case),
+        linked=[c for c in hotspots.linked_cases(case) if access.can_view(current_user, c)],
     ), status)
 
 

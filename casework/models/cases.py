@@ -87,6 +87,10 @@ class Case(db.Model):
         # Open311 GET requests: newest requested first inside a window, per community or overall.
         Index("ix_case_community_created", "community_id", "created_at"),
         Index("ix_case_created", "created_at"),
+        # Hotspots (services/hotspots.py): repeats of a building × category in a rolling window, and
+        # problems that came back within a window after a closure.
+        Index("ix_case_building_category_created", "building_id", "category_id", "created_at"),
+        Index("ix_case_building_category_closed", "building_id", "category_id", "closed_at"),
         # The dashboard's live parts (docs/metrics.md): open cases past their stage's due time, cases
         # still waiting to be signed for, and cases not completed yet, each a small part of the table.
         # PostgreSQL covers the group keys so these are index-only scans.
@@ -335,3 +339,13 @@ class StageTally(db.Model):
     stage: Mapped[str] = mapped_column(String(20))
     bucket: Mapped[int] = mapped_column(Integer)
     n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaseLink(db.Model):
+    """A case that was opened because of others (a proactive case from a hotspot → the cases that formed it)."""
+
+    __tablename__ = "case_link"
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), primary_key=True)
+    linked_case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), primary_key=True,
+                                                index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="hotspot")

@@ -1,7 +1,7 @@
 """The timeliness dashboard (统计): figures, ranking, weekly trend, overdue cases, and their exports."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, request, stream_with_context
+from flask import Blueprint, Response, abort, redirect, request, stream_with_context, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -11,8 +11,8 @@ from casework.extensions import db, htmx
 from casework.reports import exports
 from casework.reports.forms import ReportForm
 from casework.numbers import as_id
-from casework.services import audit, charts, reports
-from casework.services.errors import NotFound
+from casework.services import audit, charts, hotspots, reports
+from casework.services.errors import Invalid, NotFound
 from casework.ui import jurisdiction, render_page
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -128,3 +128,36 @@ def case_list():
     name = f"cases-{figure}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
     _audit_export(name, {"figure": figure, "dim": dim, "group": raw_group or None})
     return _attachment(stream_with_context(exports.case_rows_csv(rows)), "text/csv; charset=utf-8", name)
+
+
+@bp.route("/hotspots")
+def hotspot_list():
+    """Buildings × categories where problems repeat or come back, and companies with repeat complaints."""
+    if not access.may_see_hotspots(current_user):
+        abort(404)
+    found = hotspots.find(current_user, english=str(get_locale()).startswith("en"))
+    return render_page("reports/hotspots.html", hs=found, H=hotspots, errors={}, values={})
+
+
+@bp.route("/hotspots/open", methods=["POST"])
+def open_hotspot_case():
+    """Open a proactive case (巡查 channel) for one hotspot, linked to the cases that formed it."""
+    if not access.may_open_proactive_case(current_user):
+        abort(404)
+    raw_building, raw_category = request.form.get("building", ""), request.form.get("category", "")
+    if not (raw_building.isdigit() and raw_category.isdigit()) or len(raw_building) > 12 or len(raw_category) > 12:
+        abort(404)
+    try:
+        case = hotspots.open_proactive_case(current_user, int(raw_building), int(raw_category),
+                                            request.form.get("description", ""))
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    except Invalid as err:
+        db.session.rollback()
+        found = hotspots.find(current_user, english=str(get_locale()).startswith("en"))
+        return render_page("reports/hotspots.html", hs=found, H=hotspots, errors=err.errors,
+                               values={"building": raw_building, "category": raw_category,
+                                       "description": request.form.get("description", "")}), 422
+    db.session.commit()
+    return redirect(url_for("cases.detail", case_id=case.id))

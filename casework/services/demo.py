@@ -90,24 +90,24 @@ def load_places_and_people(password: str = "demo") -> dict:
         return u
 
     user("admin", "系统管理员", "admin")
-    user("jiedao", "街道督导 周明", "subdistrict_supervisor")
-    user("shequ01", "青松社区书记 林芳", "community_supervisor", community=communities[0])
-    user("shequ02", "溪畔社区主任 郭强", "community_supervisor", community=communities[1])
+    user("jiedao", "周明", "subdistrict_supervisor")
+    user("shequ01", "林芳", "community_supervisor", community=communities[0])
+    user("shequ02", "郭强", "community_supervisor", community=communities[1])
     # Grid staff: wangge01 and wangge02 look after two different grids of 青松社区.
     for i, grid in enumerate(grids, start=1):
-        user(f"wangge{i:02d}", f"网格员 {SURNAMES[i]}{GIVEN[i]}", "grid_staff", grids=[grid])
+        user(f"wangge{i:02d}", f"{SURNAMES[i]}{GIVEN[i]}", "grid_staff", grids=[grid])
     # One building leader per two to three buildings; louzhang01 serves buildings in wangge01's grid.
     leaders = 0
     for grid in grids:
         blds = [b for b in buildings if b.grid is grid]
         for chunk in (blds[:3], blds[3:]):
             leaders += 1
-            user(f"louzhang{leaders:02d}", f"楼栋长 {SURNAMES[leaders + 5]}{GIVEN[leaders % 12]}",
+            user(f"louzhang{leaders:02d}", f"{SURNAMES[leaders + 5]}{GIVEN[leaders % 12]}",
                  "building_leader", buildings=chunk)
-    user("wuye01", "万家物业 客服 陈敏", "handler", organisation=wanjia)
-    user("wuye02", "安居物业 客服 赵磊", "handler", organisation=anju)
-    user("hehuo01", "志愿维修队 队长 马师傅", "handler", organisation=volunteers)
-    user("hehuo02", "法律服务社 律师 何静", "handler", organisation=legal)
+    user("wuye01", "陈敏", "handler", organisation=wanjia)
+    user("wuye02", "赵磊", "handler", organisation=anju)
+    user("hehuo01", "马师傅", "handler", organisation=volunteers)
+    user("hehuo02", "何静", "handler", organisation=legal)
     db.session.flush()
     return {"buildings": buildings}
 

@@ -1,6 +1,7 @@
 """Read-side queries: case lists with filters, always inside the user's scope."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, func, or_, select
@@ -27,6 +28,8 @@ class CaseFilters:
     overdue: bool = False
     sort: str = ""  # "" = the board's own order; "due" = the current stage's due time, soonest first
     page: int = 1
+    # Set only by `allow_phone_search` for a user who may reveal phones: matches the full number.
+    phone: str = ""
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -74,11 +77,41 @@ def apply_filters(query: Select, f: CaseFilters, *, with_status: bool = True) ->
     if f.overdue:
         query = query.where(Case.status != "closed", Case.stage_due_at.is_not(None), Case.parked_at.is_(None),
                             Case.stage_due_at < now())
-    if f.q:
+    if f.phone:
+        query = query.where(Case.reporter_phone == f.phone)
+    elif f.q:
         like = f"%{f.q.replace('%', '').replace('_', '')}%"
-        query = query.where(or_(Case.number.ilike(like), Case.title.ilike(like), Case.unit.ilike(like),
-                                Case.building_id.in_(select(Building.id).where(Building.name.ilike(like)))))
+        query = query.where(or_(
+            Case.number.ilike(like), Case.title.ilike(like), Case.unit.ilike(like),
+            Case.reporter_name.ilike(like), Case.tracking_code == f.q.upper(),
+            Case.building_id.in_(select(Building.id).where(Building.name.ilike(like))),
+        ))
     return query
+
+
+# A whole mobile (11 digits) or landline (area code + 7–8 digits) number, spaces and dashes allowed.
+FULL_PHONE = re.compile(r"^(1\d{10}|0\d{2,3}\d{7,8})$")
+
+
+def full_phone(q: str) -> str:
+    """The query as a bare phone number if it is a whole one, else ""."""
+    digits = re.sub(r"[\s-]", "", q or "")
+    return digits if FULL_PHONE.match(digits) else ""
+
+
+def allow_phone_search(user: User, f: CaseFilters, *, address: str = "") -> CaseFilters:
+    """Search by the resident's full phone number, for those who may reveal phones; recorded in the audit.
+
+    For anyone else a number typed into the search box is an ordinary text search (it matches case
+    numbers, titles and units, never the stored phone).
+    """
+    phone = full_phone(f.q)
+    if not phone or not access.may_search_by_phone(user):
+        return f
+    from casework.services import audit
+    audit.record("phone.search", actor=user, obj="cases", address=address)
+    f.phone = phone
+    return f
 
 
 def card_options():

@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 MAX_EXTENSION_HOURS = 112.5  # 15 working days
 
 
+# The stages in which someone holds the case and may be granted more time.
+HOLDING = ("handling", "building_leader")
+
+
 def pending(case: Case) -> list[Extension]:
     """Requests waiting for a supervisor's decision."""
     return list(db.session.scalars(select(Extension).where(
@@ -30,7 +34,7 @@ def request_extension(actor: User, case: Case, *, kind: str, hours: str | float 
     """The handler asks for more time (extend) or to pause the clock (park); a supervisor decides."""
     check_version(case, version)
     if not access.may_request_extension(actor, case):
-        raise Refused(_l("只有承办单位可以在办理阶段申请延期或挂账。"))
+        raise Refused(_l("只有正在办理此案件的承办单位或楼栋长可以申请延期或挂账。"))
     errors = {}
     reason = (reason or "").strip()
     if kind not in ("extend", "park"):
@@ -76,7 +80,7 @@ def decide_extension(actor: User, case: Case, extension_id: int, *, approve: boo
     at = now()
     ext.state = "approved" if approve else "refused"
     ext.decided_by, ext.decided_at, ext.decision_note = actor, at, (note or "").strip()[:500]
-    if approve and case.status == "handling":
+    if approve and case.status in HOLDING:
         if ext.kind == "extend":
             clock.shift_due(case, ext.hours)
             case.extension_count = (case.extension_count or 0) + 1
