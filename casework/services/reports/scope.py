@@ -100,31 +100,29 @@ def check_scope(user: User, scope: Scope) -> Grid | None:
     return grid
 
 
+def _covered(user: access.Who, scope: Scope, community, grid, building, org) -> ColumnElement[bool]:
+    """The user's jurisdiction over these columns, narrowed by the chosen place."""
+    conds = [access.jurisdiction_of(user).over(community=community, grid=grid, building=building, org=org)]
+    if scope.community_id is not None:
+        conds.append(community == scope.community_id)
+    if scope.grid_id is not None:
+        conds.append(grid == scope.grid_id)
+    return and_(true(), *conds)
+
+
 def covered(user: access.Who, scope: Scope) -> ColumnElement[bool]:
     """The cases the report covers: the user's jurisdiction, narrowed by the chosen place.
 
     A handler sees cases assigned to it or returned by it; its reports count the cases currently
     assigned to it (`Jurisdiction.over` with the current organisation), as the rollups do.
     """
-    conds = [access.jurisdiction_of(user).over(community=Case.community_id, grid=Case.grid_id,
-                                               building=Case.building_id, org=Case.assigned_org_id)]
-    if scope.community_id is not None:
-        conds.append(Case.community_id == scope.community_id)
-    if scope.grid_id is not None:
-        conds.append(Case.grid_id == scope.grid_id)
-    return and_(*conds)
+    return _covered(user, scope, Case.community_id, Case.grid_id, Case.building_id, Case.assigned_org_id)
 
 
 def covered_rollup(user: access.Who, scope: Scope) -> ColumnElement[bool]:
     """The same cases, as rollup rows (the rollup keeps each case's place and current organisation)."""
     t = ReportTally
-    conds = [access.jurisdiction_of(user).over(community=t.community_id, grid=t.grid_id,
-                                               building=t.building_id, org=t.org_id)]
-    if scope.community_id is not None:
-        conds.append(t.community_id == scope.community_id)
-    if scope.grid_id is not None:
-        conds.append(t.grid_id == scope.grid_id)
-    return and_(true(), *conds)
+    return _covered(user, scope, t.community_id, t.grid_id, t.building_id, t.org_id)
 
 
 def rollup_slices(period: Period, span, slice_) -> ColumnElement[bool]:
