@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select, text
 
-from conftest import Client
+from conftest import SUITE_NOW, Client
 from case_steps import case_in, user
 from casework.extensions import db, limiter
 from casework.models import AuditEntry, User
@@ -92,7 +92,7 @@ def test_deactivation_and_access_changes_end_sessions(app, session, change, logi
 
 def test_idle_timeout_ends_the_session(app, session, login_as):
     client = login_as("wangge01")
-    start = dt.datetime.now(dt.UTC)
+    start = SUITE_NOW
     with time_machine.travel(start + dt.timedelta(minutes=29), tick=False):
         assert client.get("/board/").status_code == 200  # activity: the idle clock restarts
     with time_machine.travel(start + dt.timedelta(minutes=29 + 29), tick=False):
@@ -108,7 +108,7 @@ def test_idle_timeout_ends_the_session(app, session, login_as):
 
 def test_absolute_timeout_ends_even_a_busy_session(app, session, login_as):
     client = login_as("wangge01")
-    start = dt.datetime.now(dt.UTC)
+    start = SUITE_NOW
     for minutes in range(20, 12 * 60, 20):
         with time_machine.travel(start + dt.timedelta(minutes=minutes), tick=False):
             assert client.get("/notices/").status_code == 200
@@ -121,7 +121,7 @@ def test_timeouts_are_configurable(app, session, login_as):
     app.config["SESSION_IDLE_MINUTES"] = 5
     try:
         client = login_as("wangge01")
-        with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=6), tick=False):
+        with time_machine.travel(SUITE_NOW + dt.timedelta(minutes=6), tick=False):
             assert client.get("/board/").status_code == 302
     finally:
         app.config["SESSION_IDLE_MINUTES"] = saved
@@ -191,7 +191,7 @@ def test_the_lock_lifts_after_its_window(app, session, five_failures_lock):
     for _ in range(5):
         _try(app, "wangge01", "wrong")
     assert _try(app, "wangge01", "demo").status_code == 429
-    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=16), tick=False):
+    with time_machine.travel(SUITE_NOW + dt.timedelta(minutes=16), tick=False):
         assert _try(app, "wangge01", "demo").status_code == 302
 
 
@@ -290,7 +290,7 @@ def test_audit_page_filters_and_csv(app, session, auditor, login_as):
     assert page.status_code == 200
     rows = page.text.split('id="audit-rows"')[1]
     assert "login.failed" in rows and "login.ok" not in rows
-    today = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=8)).date()
+    today = SUITE_NOW.date()
     assert "login.failed" in client.get(f"/audit/?start={today}&end={today}&action=login.failed").text
     empty = client.get(f"/audit/?end={today - dt.timedelta(days=400)}").text.split('id="audit-rows"')[1]
     assert "<td>" not in empty

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from casework.extensions import db
 from casework.models import AuditEntry, Building, CaseEvent, Community, Grid, User
 from casework.services import importing
-from conftest import user
+from conftest import SUITE_NOW, user
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "docs" / "examples" / "structure-example.xlsx"
@@ -208,7 +208,7 @@ def test_activation_code_works_once_and_expires_after_72_hours(app, client):
     # A second code, tried 73 hours later, has expired.
     code = activation.issue(user("admin"), member)
     db.session.commit()
-    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(hours=73), tick=False):
+    with time_machine.travel(SUITE_NOW + dt.timedelta(hours=73), tick=False):
         late = client.post("/activate", data={"username": "wangge03", "code": code, "password": "Late-2026-pass",
                                               "confirm": "Late-2026-pass"})
     assert late.status_code == 422 and "已过期" in late.text

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from casework.extensions import db
 from casework.models import (
@@ -199,7 +200,9 @@ def health(at: dt.datetime | None = None) -> Health:
 
 def messages(status: str = "", channel_id: int | None = None, user_id: int | None = None,
              limit: int = 200) -> list[OutboxMessage]:
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    # The lists show each message's channel: load them with the page, not one query per row.
+    query = (select(OutboxMessage).options(selectinload(OutboxMessage.channel))
+             .order_by(OutboxMessage.id.desc()).limit(limit))
     if status == "retrying":
         query = query.where(OutboxMessage.status == "pending", OutboxMessage.attempts > 0)
     elif status in STATUS_LABELS:
