@@ -4,19 +4,15 @@ member → their empty board → a resident reports for an imported building →
 from __future__ import annotations
 
 import io
-import os
 import re
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
-from casework import create_app
-from casework.config import TestConfig
 from casework.extensions import db, limiter
 from case_steps import csrf_token
 from conftest import Client, FreshContextClient
+from dbtools import app_on, throwaway_database
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "docs" / "examples" / "structure-example.xlsx"
@@ -25,34 +21,14 @@ EXAMPLE = ROOT / "docs" / "examples" / "structure-example.xlsx"
 @pytest.fixture
 def fresh_app(app, tmp_path):
     """A new app on an empty database of the same backend as `app` (created and dropped here)."""
-    admin_dsn = name = None
-    if app.backend == "postgresql":
-        import psycopg
-        base = make_url(os.environ["TEST_DATABASE_URL"])
-        name = f"casework_golive_{uuid.uuid4().hex[:10]}"
-        admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = base.set(database=name).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    config = type("FreshConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url,
-                                                 "UPLOAD_FOLDER": str(tmp_path / "uploads")})
-    fresh = create_app(config)
-    fresh.test_client_class = FreshContextClient
-    with fresh.app_context():
-        db.create_all()
-    try:
-        yield fresh
-    finally:
+    with throwaway_database(app.backend, tmp_path, "golive") as url, app_on(url, tmp_path / "uploads") as fresh:
+        fresh.test_client_class = FreshContextClient
         with fresh.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        limiter.init_app(app)  # the limiter is shared: give it back to the suite's app
-        if name:
-            import psycopg
-            with psycopg.connect(admin_dsn, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            db.create_all()
+        try:
+            yield fresh
+        finally:
+            limiter.init_app(app)  # the limiter is shared: give it back to the suite's app
 
 
 def test_a_subdistrict_goes_live_from_the_example_workbook(fresh_app):

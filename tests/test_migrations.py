@@ -9,40 +9,26 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import CheckConstraint, create_engine, inspect, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.sql.elements import conv
 
 from casework import models  # noqa: F401  (register every table on the metadata)
 from casework.extensions import db
+from dbtools import BACKENDS, throwaway_database
 
 ROOT = Path(__file__).resolve().parent.parent
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 
 @pytest.fixture(params=BACKENDS)
 def empty_database(request, tmp_path):
     """The URL of an empty database, removed after the test."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrated.db'}"
-        return
-    import psycopg
-    base = make_url(os.environ["TEST_DATABASE_URL"])
-    name = f"casework_migtest_{uuid.uuid4().hex[:10]}"
-    admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database(request.param, tmp_path, "migtest") as url:
+        yield url
 
 
 def flask_db(url: str, *args: str) -> subprocess.CompletedProcess:

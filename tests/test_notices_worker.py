@@ -9,14 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
 
 from casework import models  # noqa: F401
 from casework.extensions import db
@@ -24,6 +22,7 @@ from casework.models import CaseEvent, NoticeChannel, OutboxMessage
 from casework.services.notices.outbox import enqueue, retry
 from casework.services.notices.worker import Settings, TokenBucket, Worker, backoff
 from casework.timekeeping import now
+from dbtools import BACKENDS, throwaway_database
 from tests.notice_receivers import Receiver
 
 CN = ZoneInfo("Asia/Shanghai")
@@ -184,26 +183,11 @@ def test_a_switched_off_channel_does_not_send(session, receivers):
 
 # ---- killing the worker --------------------------------------------------------------------------------
 
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
-
-
 @pytest.fixture(params=BACKENDS)
 def worker_database(request, tmp_path):
     """A database of its own for worker subprocesses (the suite's is inside a test transaction)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'outbox.db'}"
-        return
-    import psycopg
-    base = make_url(os.environ["TEST_DATABASE_URL"])
-    name = f"casework_outbox_{uuid.uuid4().hex[:10]}"
-    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database(request.param, tmp_path, "outbox") as url:
+        yield url
 
 
 def start_worker(url: str, log: Path, *args: str) -> subprocess.Popen:

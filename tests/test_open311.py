@@ -19,22 +19,18 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 import xml.etree.ElementTree as ET
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
-from casework import create_app
-from casework.config import TestConfig
 from casework.extensions import db, limiter
 from casework.models import ApiKey, ApiRequest, AuditEntry, Building, Case, Community, Organisation, User
 from casework.services import apikeys, transitions
 from casework.services.demo import load_demo
 from casework.timekeeping import now
+from dbtools import BACKENDS, app_on, throwaway_database
 
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 V2 = "/open311/v2"
 PHONE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)|\d{3}\*{4}\d{4}")
 OFFSET_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$")
@@ -93,22 +89,6 @@ class Live:
         return self.app.app_context()
 
 
-def _database(backend: str, tmp_path_factory):
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('o311') / 'casework.db'}", None
-    import psycopg
-    base = make_url(os.environ["TEST_DATABASE_URL"])
-    name = f"casework_o311_{uuid.uuid4().hex[:10]}"
-    admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return base.set(database=name).render_as_string(hide_password=False), drop
-
-
 def _community(name: str) -> Community:
     return db.session.scalars(select(Community).where(Community.name == name)).one()
 
@@ -118,44 +98,35 @@ def live(request, tmp_path_factory):
     """The app on http://127.0.0.1:<port> over its own database with the demo data and five keys."""
     from werkzeug.serving import make_server
 
-    url, drop = _database(request.param, tmp_path_factory)
-    config = type("Open311Config", (TestConfig,), {
-        "SQLALCHEMY_DATABASE_URI": url, "TESTING": False,
-        "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads")),
-    })
-    app = create_app(config)
-    keys = {}
-    with app.app_context():
-        db.create_all()
-        load_demo(cases=120)
-        qingsong = _community("青松社区")
-        keys["rw_qingsong"] = apikeys.issue_key(None, name="12345 青松", community_ids=[qingsong.id],
-                                                all_communities=False, can_write=True, expires_at=None).plaintext
-        keys["ro_all"] = apikeys.issue_key(None, name="城市App 只读", community_ids=[], all_communities=True,
-                                           can_write=False, expires_at=None).plaintext
-        keys["rw_all"] = apikeys.issue_key(None, name="12345 全街道", community_ids=[], all_communities=True,
-                                           can_write=True, expires_at=now() + dt.timedelta(days=30)).plaintext
-        revoked = apikeys.issue_key(None, name="旧系统", community_ids=[], all_communities=True, can_write=True,
-                                    expires_at=None)
-        apikeys.revoke_key(None, revoked.key.id)
-        keys["revoked"] = revoked.plaintext
-        expired = apikeys.issue_key(None, name="试点小程序", community_ids=[], all_communities=True,
-                                    can_write=True, expires_at=now() + dt.timedelta(days=1))
-        expired.key.expires_at = now() - dt.timedelta(minutes=1)
-        keys["expired"] = expired.plaintext
-        db.session.commit()
-    port = _free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Live(app, f"http://127.0.0.1:{port}", keys)
-    server.shutdown()
-    thread.join(timeout=5)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    if drop:
-        drop()
+    with throwaway_database(request.param, tmp_path_factory.mktemp("o311"), "o311") as url, \
+            app_on(url, tmp_path_factory.mktemp("uploads"), TESTING=False) as app:
+        keys = {}
+        with app.app_context():
+            db.create_all()
+            load_demo(cases=120)
+            qingsong = _community("青松社区")
+            keys["rw_qingsong"] = apikeys.issue_key(None, name="12345 青松", community_ids=[qingsong.id],
+                                                    all_communities=False, can_write=True, expires_at=None).plaintext
+            keys["ro_all"] = apikeys.issue_key(None, name="城市App 只读", community_ids=[], all_communities=True,
+                                               can_write=False, expires_at=None).plaintext
+            keys["rw_all"] = apikeys.issue_key(None, name="12345 全街道", community_ids=[], all_communities=True,
+                                               can_write=True, expires_at=now() + dt.timedelta(days=30)).plaintext
+            revoked = apikeys.issue_key(None, name="旧系统", community_ids=[], all_communities=True, can_write=True,
+                                        expires_at=None)
+            apikeys.revoke_key(None, revoked.key.id)
+            keys["revoked"] = revoked.plaintext
+            expired = apikeys.issue_key(None, name="试点小程序", community_ids=[], all_communities=True,
+                                        can_write=True, expires_at=now() + dt.timedelta(days=1))
+            expired.key.expires_at = now() - dt.timedelta(minutes=1)
+            keys["expired"] = expired.plaintext
+            db.session.commit()
+        port = _free_port()
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield Live(app, f"http://127.0.0.1:{port}", keys)
+        server.shutdown()
+        thread.join(timeout=5)
 
 
 def _text(element, tag):

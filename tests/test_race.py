@@ -7,56 +7,27 @@ rolled-back `session` fixture.
 """
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
-from casework import create_app
-from casework.config import TestConfig
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Category, User
 from casework.services import intake, transitions
 from casework.services.errors import Stale
-
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
-
+from dbtools import BACKENDS, app_on, throwaway_database
 
 @pytest.fixture(params=BACKENDS)
 def race_app(request, tmp_path):
     """An app on a database of its own holding the demo places and people (no cases)."""
-    admin_dsn = name = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'race.db'}"
-    else:
-        import psycopg
-        base = make_url(os.environ["TEST_DATABASE_URL"])
-        name = f"casework_race_{uuid.uuid4().hex[:10]}"
-        admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = base.set(database=name).render_as_string(hide_password=False)
-    config = type("RaceConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url,
-                                                "UPLOAD_FOLDER": str(tmp_path / "uploads")})
-    app = create_app(config)
-    with app.app_context():
-        db.create_all()
-        from casework.services.demo import load_places_and_people
-        load_places_and_people()
-        db.session.commit()
-    try:
-        yield app
-    finally:
+    with throwaway_database(request.param, tmp_path, "race") as url, app_on(url, tmp_path / "uploads") as app:
         with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if name:
-            import psycopg
-            with psycopg.connect(admin_dsn, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            db.create_all()
+            from casework.services.demo import load_places_and_people
+            load_places_and_people()
+            db.session.commit()
+        yield app
 
 
 def _staff() -> User:
