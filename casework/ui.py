@@ -4,9 +4,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from flask import Flask, abort, g, request
+from flask import Blueprint, Flask, abort, g, request
 from flask_babel import get_locale
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from casework import access, labels
 from casework.services import clock, escalation, residents, timeliness
@@ -28,6 +28,16 @@ def jurisdiction() -> access.Jurisdiction:
     if found is None or found.user_id != user.id:
         found = g.casework_jurisdiction = access.Jurisdiction.of(user)
     return found
+
+
+def guard(bp: Blueprint, may, *, status: int = 404) -> None:
+    """Every view of `bp` needs a logged-in user for whom `may(user)` (an `access.may_*`) holds; anyone
+    else gets `status` (404 by default: a page one may not open looks like a page that does not exist)."""
+    @bp.before_request
+    @login_required
+    def _guard():
+        if not may(current_user):
+            abort(status)
 
 
 def get_case_or_404(case_id: int, user) -> Case:

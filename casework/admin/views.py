@@ -4,23 +4,19 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, abort, redirect, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from casework import access
 from casework.extensions import db
 from casework.services import policy_admin
 from casework.services.errors import Invalid
-from casework.ui import render_page
+from casework.ui import guard, render_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-@bp.before_request
-@login_required
-def _admins_only():
-    """Administrators (and community supervisors, for their community's structure) only; others see a 404."""
-    if not access.may_open_admin(current_user):
-        abort(404)
+# Administrators (and community supervisors, for their community's structure) only; others see a 404.
+guard(bp, access.may_open_admin)
 
 
 def _config_only() -> None:

@@ -6,23 +6,20 @@ import io
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from casework import access
 from casework.extensions import db
 from casework.services import audit
+from casework.ui import guard
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 BOM = "\ufeff"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-@bp.before_request
-@login_required
-def _auditors_only():
-    """Only the auditor reads the log; everyone else (the admin included) gets a 404."""
-    if not access.may_read_audit(current_user):
-        abort(404)
+# Only the auditor reads the log; everyone else (the admin included) gets a 404.
+guard(bp, access.may_read_audit)
 
 
 @bp.route("/")

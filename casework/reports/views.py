@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, redirect, request, stream_with_context, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from casework import access
 from casework.extensions import db, htmx
@@ -13,17 +13,13 @@ from casework.reports.forms import ReportForm
 from casework.numbers import as_id
 from casework.services import audit, charts, hotspots, reports
 from casework.services.errors import Invalid, NotFound
-from casework.ui import jurisdiction, render_page
+from casework.ui import guard, jurisdiction, render_page
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 
-@bp.before_request
-@login_required
-def _require_dashboard_role():
-    """Supervisors and handler organisations have a dashboard; anyone else sees 'not found'."""
-    if not access.may_view_reports(current_user):
-        abort(404)
+# Supervisors and handler organisations have a dashboard; anyone else sees 'not found'.
+guard(bp, access.may_view_reports)
 
 
 def _read_filters() -> tuple[ReportForm, tuple | None]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from casework import access
 from casework.extensions import db
 from casework.models import Activity, LedgerEntry, TeamMembership
 from casework.services.errors import NotFound, ServiceError
+from casework.ui import guard
 from casework.services.volunteers import activities, flow, ledger, rating, redemption, registry
 from casework.volunteers import labels
 from casework.volunteers.qr import qr_svg
@@ -21,11 +22,7 @@ from casework.volunteers.qr import qr_svg
 bp = Blueprint("volunteers", __name__, url_prefix="/volunteers")
 
 
-@bp.before_request
-@login_required
-def _staff_only():
-    if not access.may_open_volunteers(current_user):
-        abort(403)
+guard(bp, access.may_open_volunteers, status=403)
 
 
 def _int(raw) -> int | None:

@@ -6,23 +6,19 @@ import datetime as dt
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from casework import access
 from casework.extensions import db
 from casework.services import apikeys, residents
 from casework.services.errors import Invalid, NotFound
 from casework.timekeeping import now
+from casework.ui import guard
 
 bp = Blueprint("open311_admin", __name__, url_prefix="/admin/api-keys")
 
 
-@bp.before_request
-@login_required
-def _admins_only():
-    """Only administrators manage keys; others see a 404."""
-    if not access.may_administer(current_user):
-        abort(404)
+guard(bp, access.may_administer)  # only administrators manage keys; others see a 404
 
 
 @bp.after_request
