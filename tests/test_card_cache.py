@@ -8,7 +8,6 @@ data, its viewer or the clock does.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -17,6 +16,7 @@ import time_machine
 from flask import render_template
 from sqlalchemy import update
 
+from case_steps import parse
 from test_boards import at_handler, card_html, card_ids, columns, version_of, wanjia
 from casework.boards import cards
 from casework.boards.views import card_words
@@ -28,9 +28,6 @@ from casework.models import Building, Case, Category
 CN = ZoneInfo("Asia/Shanghai")
 CACHE = "casework_card_cache"  # the cache's key in app.extensions
 ROOMY = 1000  # a cache size with room for a whole board (6 columns of 50 cards)
-AGE_RE = re.compile(r'<span class="sr-only">[^<]*</span>([^<]*)</span>')
-VERSION_RE = re.compile(r'data-version="(\d+)"')
-DUE_RE = re.compile(r'data-due-state="(\w+)"[^>]*>(?:<span[^>]*></span>)?([^<]*)</span>')
 
 
 @pytest.fixture(autouse=True)
@@ -56,12 +53,14 @@ def counters() -> tuple[int, int]:
 
 
 def age_of(card: str) -> str:
-    return AGE_RE.search(card).group(1)
+    """The card's age: the text beside the hidden "reported at" words."""
+    shown = parse(card).find("span", class_="sr-only").parent
+    return " ".join("".join(p for p in shown.parts if isinstance(p, str)).split())
 
 
 def due_of(card: str) -> tuple[str, str] | None:
-    m = DUE_RE.search(card)
-    return (m.group(1), m.group(2)) if m else None
+    badge = parse(card).find(data_due_state=True)
+    return (badge.get("data-due-state"), badge.text) if badge is not None else None
 
 
 def use_cache_size(app, monkeypatch, size: int) -> None:
@@ -131,7 +130,7 @@ def test_version_bump_alone_shows_the_new_version(login_as, make_case):
         card = card_html(board(client), case.id)
         assert f'data-version="{version}"' in card and f'value="{case.id}:{version}"' in card
         # The sign button posts the version the card carries: accepted, not refused as stale.
-        carried = VERSION_RE.search(card).group(1)
+        carried = parse(card).find("article").get("data-version")
         assert client.post(f"/board/cards/{case.id}/events/sign", {"version": carried}, htmx=True).status_code == 200
 
 
@@ -304,9 +303,9 @@ def test_a_card_renders_from_its_facts_alone(app):
     """The card template reads nothing but the facts and the words: a hand-made CardFacts is a whole card."""
     with app.test_request_context("/board/"):
         html = render_template("boards/_card.html", facts=_facts(), W=card_words("grid_staff"))
-    root = re.search(r"<article [^>]*>", html).group(0)
-    assert 'id="card-7"' in root and 'data-version="3"' in root
-    assert 'data-column="new"' in root and 'data-allowed="triage"' in root and 'data-move-url="/m/7"' in root
+    root = parse(html).find("article")
+    assert root.get("id") == "card-7" and root.get("data-version") == "3"
+    assert (root.get("data-column"), root.get("data-allowed"), root.get("data-move-url")) == ("new", "triage", "/m/7")
     for shown in ("QS-20261202-0007", '<a href="/d/7">手写的卡片</a>', "设施维修", "青松苑9幢 2单元301",
                   "3小时", "万家物业", "退回 2 次", 'data-due-state="overdue"', "已超时", "紧急",
                   'value="7:3"', 'hx-post="/fire/sign/7"', '<option value="triage">网格研判</option>'):

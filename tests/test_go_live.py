@@ -4,13 +4,12 @@ member → their empty board → a resident reports for an imported building →
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 
 import pytest
 
 from casework.extensions import db, limiter
-from case_steps import csrf_token
+from case_steps import csrf_token, parse
 from conftest import Client, FreshContextClient
 from dbtools import app_on, throwaway_database
 
@@ -42,11 +41,13 @@ def test_a_subdistrict_goes_live_from_the_example_workbook(fresh_app):
     preview = admin.post("/admin/import", data={"files": (io.BytesIO(EXAMPLE.read_bytes()), EXAMPLE.name)},
                          content_type="multipart/form-data")
     assert preview.status_code == 200 and "确认导入" in preview.text
-    token = re.search(r'name="token" value="([^"]+)"', preview.text).group(1)
+    token = parse(preview.text).find("input", name="token").get("value")
     done = admin.post("/admin/import/apply", data={"token": token})
     assert done.status_code == 200
-    code = re.search(r"<td>wg0001</td><td>[^<]+</td><td>网格员</td><td class=\"code\">([A-Z0-9-]+)</td>",
-                     done.text).group(1)
+    (row,) = [tr for tr in parse(done.text).find_all("tr")
+              if [td.text for td in tr.find_all("td")][:1] == ["wg0001"] and tr.find("td", class_="code")]
+    assert [td.text for td in row.find_all("td")][2] == "网格员"
+    code = row.find("td", class_="code").text
 
     member = Client(fresh_app)
     activated = member.post("/activate", data={"username": "wg0001", "code": code, "password": "Grid-2026-ok!",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 import zipfile
 from types import SimpleNamespace
 
@@ -26,6 +25,7 @@ from casework.models.cases import ReportTally
 from casework.services import charts, reports, tallies
 from casework.services.reports import Period, Scope
 from casework.timekeeping import now
+from tests.case_steps import parse
 from tests.conftest import user
 
 PASSWORD_HASH = generate_password_hash("demo")
@@ -405,15 +405,21 @@ def test_case_list_behind_each_figure(pilot, figure, dim, group, expected):
 # --- the page ---------------------------------------------------------------------------------
 
 def tile(html: str, name: str) -> tuple[str, str]:
-    m = re.search(rf'id="fig-{name}">.*?<p class="tile-value">(.*?)</p>\s*<p class="tile-sub muted">(.*?)</p>', html, re.S)
-    assert m, f"no tile {name}"
-    return m.group(1).strip(), m.group(2).strip()
+    """The figure tile's value and the line under it."""
+    box = parse(html).find(id=f"fig-{name}")
+    assert box is not None, f"no tile {name}"
+    return box.find("p", class_="tile-value").text, box.find("p", class_="tile-sub muted").text
+
+
+def cells(row) -> list[str]:
+    """The texts of a table row's cells, header cells included, in order."""
+    return [c.text for c in row.children if c.tag in ("td", "th")]
 
 
 def rank_row(html: str, key) -> list[str]:
-    m = re.search(rf'<tr id="rank-{key}">(.*?)</tr>', html, re.S)
-    assert m, f"no ranking row {key}"
-    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", m.group(1), re.S)]
+    row = parse(html).find("tr", id=f"rank-{key}")
+    assert row is not None, f"no ranking row {key}"
+    return cells(row)
 
 
 def test_page_shows_the_figures(pilot, login_as):
@@ -429,11 +435,11 @@ def test_page_shows_the_figures(pilot, login_as):
     assert tile(html, "overdue")[0] == "2"
     assert rank_row(html, pilot.ga.id)[:9] == ["1", "试点第1网格", "5", "75.0%", "75.0%", "80.0%", "75.0%", "1", "0"]
     assert rank_row(html, pilot.gb.id)[:9] == ["2", "试点第2网格", "3", "66.7%", "0.0%", "—", "—", "1", "1"]
-    stage = re.search(r'<tr id="stage-handling">(.*?)</tr>', html, re.S).group(1)
-    assert re.findall(r'class="num">([^<]*)<', stage) == ["4", "8.4", "28.0"]  # 30240 s, 100800 s
+    stage = parse(html).find("tr", id="stage-handling")
+    assert [c.text for c in stage.find_all("td", class_="num")] == ["4", "8.4", "28.0"]  # 30240 s, 100800 s
     # The overdue list links to the cases, most late first.
     assert html.index(f'href="/cases/{pilot.c3.id}"') < html.index(f'href="/cases/{pilot.c4.id}"')
-    assert re.search(r'<tr id="week-2025-W10">.*?<td class="num">3</td><td class="num">2</td>', html, re.S)
+    assert [c.text for c in parse(html).find("tr", id="week-2025-W10").find_all("td", class_="num")] == ["3", "2"]
     # The chart is inline SVG with no style attribute anywhere on the page (CSP style-src 'self').
     assert "<svg" in html and "style=" not in html
     assert "13900000" not in html  # no resident phone on the dashboard
@@ -477,14 +483,15 @@ def test_bad_range_is_refused_next_to_the_field(pilot, login_as, args, field, me
     c = login_as("shidian_sup")
     r = c.get("/reports/", query_string=args)
     assert r.status_code == 422
-    m = re.search(r'<p class="field-error" id="(date_\w+)-error">([^<]*)</p>', r.text)
-    assert m and message in m.group(2)
-    assert m.group(1) == {"from": "date_from", "to": "date_to"}[field]
+    page = parse(r.text)
+    error = page.find("p", class_="field-error")
+    assert error is not None and message in error.text
+    assert error.get("id") == {"from": "date_from", "to": "date_to"}[field] + "-error"
     for name, typed in args.items():  # what the user typed is still in the fields
-        assert re.search(rf'name="{name}"[^>]*value="{re.escape(typed)}"|value="{re.escape(typed)}"[^>]*name="{name}"', r.text)
+        assert page.find("input", name=name).get("value") == typed
     assert 'id="fig-received"' not in r.text
     if message == "无法识别的日期":  # a date input would show an unreadable value as blank
-        assert re.search(r'<input[^>]*type="text"[^>]*name="from"|<input[^>]*name="from"[^>]*type="text"', r.text)
+        assert page.find("input", name="from").get("type") == "text"
     for url, extra in (("/reports/export.csv", {}), ("/reports/export.xlsx", {}),
                        ("/reports/cases.csv", {"figure": "received"})):
         assert c.get(url, query_string=args | extra).status_code == 422
