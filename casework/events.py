@@ -75,10 +75,22 @@ class EventSpec:
     reasons: tuple[str, ...] = ()  # the coded reasons, for an event whose inputs include "reason"
     # the resident's own action in the second person, when a resident can fire it (public pages)
     public_by_resident: object | None = None
+    # the dashboard figure it counts in (services/tallies.FIGURE_COLUMNS) and the status it must be
+    # fired from to count (None: from any); None: no figure of its own
+    tally: tuple[str, str | None] | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "roles", MappingProxyType(dict(self.roles)))
         object.__setattr__(self, "board", tuple(replace(m, event=self.name) for m in self.board))
+
+    def apply(self, case, clean: dict, at: dt.datetime, source: str) -> None:
+        """What the event does to `case` besides its status: its effect, and closing it with its resolution.
+        `case` is anything with the case's attributes (the transitions service's Case, the demo's rows)."""
+        if self.effect is not None:
+            self.effect(case, clean, at, source)
+        if self.resolution:
+            case.resolution = self.resolution
+            case.closed_at = at
 
 
 # ---- effects: one function per event that changes more than the status ------------------------------
@@ -156,7 +168,7 @@ SPECS: tuple[EventSpec, ...] = (
         "close", ("satisfaction",), {"resolved": GRID},
         _lp("timeline", "回访办结"), _lp("button", "回访办结"), _l("回访确认已解决"),
         (BoardMove(GRID, "callback", "closed"),), effect=_close, resolution="solved",
-        public_by_resident=_l("您确认已解决"),
+        public_by_resident=_l("您确认已解决"), tally=("closes", "resolved"),
     ),
     EventSpec(
         "dispatch_handler", ("organisation",), {"triage": GRID},
@@ -173,13 +185,13 @@ SPECS: tuple[EventSpec, ...] = (
         _lp("timeline", "回访未解决，重办"), _lp("button", "重办"), _l("回访反馈未解决，重新办理"),
         (BoardMove(GRID, "callback", "handler", cond="has_handler"),
          BoardMove(GRID, "callback", "triage", unless="has_handler")),
-        effect=_reopen, public_by_resident=_l("您反馈未解决，重新办理"),
+        effect=_reopen, public_by_resident=_l("您反馈未解决，重新办理"), tally=("reopens", "resolved"),
     ),
     EventSpec(
         "return_case", ("reason",), {"building_leader": LEADER, "handling": HANDLER},
         _lp("timeline", "退回"), _lp("button", "退回"), _l("重新分派办理"),
         (BoardMove(HANDLER, "to_sign", "returned"), BoardMove(HANDLER, "in_progress", "returned")),
-        effect=_return, reasons=RETURN_REASONS,
+        effect=_return, reasons=RETURN_REASONS, tally=("returns", None),
     ),
     EventSpec(
         "merge", ("duplicate_of",), _FRONT,

@@ -14,7 +14,7 @@ from babel.messages.pofile import read_po
 from casework import events, labels
 from casework.events import INPUTS, SPECS, EventSpec
 from casework.services.boards import layout
-from casework.workflow import EVENTS, RESOLUTIONS, CaseWorkflow
+from casework.workflow import EVENTS, RESOLUTIONS, STATUSES, CaseWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -133,3 +133,15 @@ def test_the_old_per_purpose_maps_are_views_of_the_table():
         assert events.EVENT_INPUTS[s.name] == s.inputs
         assert [(m.source, m.target) for m in layout.MOVES.get("grid_staff", ()) if m.event == s.name] == [
             (m.source, m.target) for m in s.board if m.role == "grid_staff"]
+
+
+def test_the_dashboard_figures_are_read_from_the_table():
+    """tallies counts an event in the figure its spec names, only when fired from the status named there."""
+    from casework.services import tallies
+    counted = {s.name: s.tally for s in SPECS if s.tally}
+    assert counted == {"close": ("closes", "resolved"), "reopen": ("reopens", "resolved"),
+                       "return_case": ("returns", None)}
+    for figure, only_from in counted.values():
+        assert figure in tallies.FIGURE_COLUMNS and (only_from is None or only_from in STATUSES)
+    assert tallies._tally_of("close", "resolved") == "closes" and tallies._tally_of("close", "triage") is None
+    assert tallies._tally_of("return_case", "handling") == "returns" and tallies._tally_of("sign", "reported") is None

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
+from casework import events
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Extension
 from casework.models.cases import ReportTally, StageTally
@@ -120,23 +121,31 @@ def case_tallies(case: Mapping, events: Iterable[Mapping],
         add(requested, "extensions")
     scopes = [("a", 0), ("g", case["grid_id"])] + ([("o", org)] if org else [])
     for e in events:
-        at, event, source = e["created_at"], e["event"], e["from_status"]
-        if event == "close" and source == "resolved":
+        at, source = e["created_at"], e["from_status"]
+        figure = _tally_of(e["event"], source)
+        if figure == "closes":
             add(at, "closes")
             if case["satisfaction"] is not None:
                 add(at, "rated")
                 if case["satisfaction"] in GOOD_SATISFACTION:
                     add(at, "good")
-        elif event == "reopen" and source == "resolved":
-            add(at, "reopens")
-        elif event == "return_case":
-            add(at, "returns")
+        elif figure is not None:
+            add(at, figure)
         if source in STAGES and e["to_status"] != source and e["stage_seconds"] is not None:
             b, day = bucket(e["stage_seconds"]), at.date()
             for scope, scope_id in scopes:
                 stages[(DAY, day, scope, scope_id, source, b)] += 1
                 stages[(WEEK, monday(day), scope, scope_id, source, b)] += 1
     return figures, stages
+
+
+def _tally_of(event: str, source: str) -> str | None:
+    """The figure an event fired from `source` counts in: its spec's `tally` (casework/events.py)."""
+    found = events.spec(event)
+    if found is None or found.tally is None:
+        return None
+    figure, only_from = found.tally
+    return figure if only_from in (None, source) else None
 
 
 def _fields(obj, names) -> dict:

@@ -104,11 +104,7 @@ def _validate(case: Case, spec: EventSpec, data: dict, actor: User | None = None
 
 def _apply(case: Case, spec: EventSpec, clean: dict, at, source: str) -> None:
     """What the event does to the case besides its status: its spec's effect, and closing it."""
-    if spec.effect is not None:
-        spec.effect(case, clean, at, source)
-    if spec.resolution:
-        case.resolution = spec.resolution
-        case.closed_at = at
+    spec.apply(case, clean, at, source)
 
 
 def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *,
