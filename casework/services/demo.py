@@ -6,9 +6,11 @@ import logging
 import random
 import secrets
 from collections import Counter
+from types import SimpleNamespace
 
 from sqlalchemy import func, insert, select
 
+from casework import events
 from casework.extensions import db
 from casework.models import (
     Building, Case, CaseEvent, Category, Community, Grid, Organisation, Subdistrict, User,
@@ -134,24 +136,47 @@ PATHS = [
 ]
 
 
+class _Row:
+    """A case's column values (a dict, as bulk-inserted) seen as attributes, so that the machine's guards
+    and each event's effect and resolution (`events.EventSpec.apply`, as the transitions service runs
+    them) read and set them: the demo copies no event's effect."""
+
+    def __init__(self, values: dict):
+        object.__setattr__(self, "values", values)
+
+    def __getattr__(self, name):
+        return self.values[name]
+
+    def __setattr__(self, name, value):
+        self.values[name] = value
+
+
+def _inputs(event: str, organisation: int | None, satisfaction: str | None = None) -> dict:
+    """The checked inputs an effect reads. Demo duplicates point at no earlier case (bulk-made cases have
+    no real twin): a merge gets a stand-in without an id, so duplicate_of_id stays empty."""
+    return {"organisation": SimpleNamespace(id=organisation), "satisfaction": satisfaction,
+            "duplicate_of": SimpleNamespace(id=None), "note": "", "reason": None}
+
+
+def _fire(row: _Row, event: str, source: str, clean: dict, at) -> None:
+    """The event's effect and resolution on the row (the status itself moved by the machine)."""
+    events.spec(event).apply(row, clean, at, source)
+
+
+_FACTS = ("status", "via_leader", "assigned_org_id", "handler_accepted_at", "return_count", "resolved_at",
+          "returned_org_id", "satisfaction", "duplicate_of_id", "resolution", "closed_at")
+
+
 def _walk(path: list[str]) -> list[tuple[str, str | None, str, bool, int]]:
     """Walk a path on the real machine once: (event, source, target, via_leader, return_count) per step."""
-    class Row:
-        status, via_leader, assigned_org_id, handler_accepted_at, return_count = "reported", False, None, None, 0
-
-    row = Row()
+    row = _Row(dict.fromkeys(_FACTS) | {"status": "reported", "via_leader": False, "return_count": 0})
     machine = CaseWorkflow(model=row, state_field="status")
     steps = []
     for event in path:
         source = None if event == "report" else row.status
         if event != "report":
             machine.send(event)
-        if event in ("hand_on", "dispatch_handler"):
-            row.assigned_org_id = 1
-        elif event == "accept":
-            row.handler_accepted_at = 1
-        elif event == "return_case":
-            row.assigned_org_id = None
+            _fire(row, event, source, _inputs(event, 1), 1)
         steps.append((event, source, row.status, row.via_leader, row.return_count))
     return steps
 
@@ -200,7 +225,6 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
         created = end - dt.timedelta(days=rng.uniform(0.05, 9 if still_open else days))
         org = building.property_company_id if rng.random() < 0.8 or not partners else rng.choice(partners)
         case_id = max_id + i + 1
-        assigned_org = accepted_at = None
         values = dict(
             id=case_id, number=case_number(end.year, first_seq + i), tracking_code=_code(),
             title=rng.choice(TITLES[category.code]), description=rng.choice(DESCRIPTIONS),
@@ -210,8 +234,9 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
             reporter_name=rng.choice(SURNAMES) + rng.choice(GIVEN), reporter_phone=_phone(rng),
             created_at=created, returned_org_id=None, resolution=None, satisfaction=None,
             resolved_at=None, closed_at=None, duplicate_of_id=None, version=1,
-            responded_at=None, response_due_at=None,
+            responded_at=None, response_due_at=None, assigned_org_id=None, handler_accepted_at=None,
         )
+        row = _Row(values)
         at = created
         wall = priority == "emergency"
 
@@ -227,39 +252,35 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
                 # People act in working hours: each step takes some working time, never past now.
                 nxt = add_working_time(cal, at, dt.timedelta(hours=rng.uniform(0.1, 10)))
                 at = nxt if nxt < end else at + (end - at) / 3
+            # Who acts and what they write; what the event does to the case is its spec's (_fire below).
             actor = staff_of_grid[grid.id]
-            org_id = None
+            assigned_org = values["assigned_org_id"]
+            org_id = satisfaction = None
             note, reason = "", None
             if event in ("hand_on", "dispatch_handler"):
-                assigned_org = org_id = org
+                org_id = org
             elif event == "accept":
                 actor = handler_of_org.get(assigned_org)
-                accepted_at = at
             elif event == "report_done":
                 actor, note = handler_of_org.get(assigned_org), "已安排师傅上门处理完毕。"
-                values["resolved_at"] = at
             elif event == "return_case":
                 actor, reason = handler_of_org.get(assigned_org), "not_our_duty"
                 note = "该事项不属于物业服务范围，请协调相关部门。"
-                values["returned_org_id"] = assigned_org
-                assigned_org = accepted_at = None
             elif event == "resolve":
                 if source == "building_leader":
                     actor = leader_of_building.get(building.id)
                 note = "现场协调，已解决。"
-                values["resolved_at"] = at
             elif event == "close":
-                values["satisfaction"] = rng.choice(["satisfied"] * 6 + ["basically_satisfied"] * 3 + ["dissatisfied"])
-                values["resolution"], values["closed_at"] = "solved", at
+                satisfaction = rng.choice(["satisfied"] * 6 + ["basically_satisfied"] * 3 + ["dissatisfied"])
                 note = "电话回访，居民表示问题已解决。"
             elif event == "reopen":
                 note = "回访时居民反映仍未解决。"
-                values["resolved_at"] = None
             elif event == "reject":
-                reason, values["resolution"], values["closed_at"] = "not_in_scope", "rejected", at
+                reason = "not_in_scope"
             elif event == "merge":
-                values["resolution"], values["closed_at"] = "duplicate", at
                 note = "与同楼栋已有案件重复。"
+            if event != "report":
+                _fire(row, event, source, _inputs(event, org, satisfaction), at)
             if event == "hand_on":
                 actor = leader_of_building.get(building.id)
             if event == "report":
@@ -282,8 +303,7 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
                 note=note, reason_code=reason, organisation_id=org_id, public=True, created_at=at,
             ))
         _event, _source, target, via_leader, return_count = steps[-1]
-        values.update(status=target, via_leader=via_leader, assigned_org_id=assigned_org,
-                      handler_accepted_at=accepted_at, return_count=return_count,
+        values.update(status=target, via_leader=via_leader, return_count=return_count,
                       updated_at=at, stage_started_at=stage_start, stage_due_at=stage_due,
                       created_by_id=None, parked_at=None, extension_count=0)
         figures, stages = tallies.case_tallies(values, batch_events[first_event:])
