@@ -8,9 +8,9 @@ from flask_login import current_user, login_required
 from casework import access
 from casework.extensions import db, htmx
 from casework.models import Category
-from casework.services import hotspots, queries, transitions
+from casework.services import audit, hotspots, queries, transitions
 from casework.services.errors import Invalid, Refused, ServiceError
-from casework.ui import case_panel_context, form_data, get_case_or_404, refused, render_page
+from casework.ui import case_panel_context, form_data, get_case_or_404, jurisdiction, refused, render_page
 from casework.events import EVENT_INPUTS
 from casework.workflow import EVENTS
 
@@ -26,14 +26,22 @@ def _require_login():
 @bp.route("/")
 def index():
     """The user's cases, filtered by the URL's arguments; htmx gets just the rows."""
-    f = queries.allow_phone_search(current_user, queries.CaseFilters.from_args(request.args),
-                                   address=request.remote_addr or "")
-    cases, total = queries.list_cases(current_user, f)
+    f = _filters()
+    cases, total = queries.list_cases(jurisdiction(), f)
     if f.phone:
         db.session.commit()  # the audit row of the phone search
     template = "cases/_rows.html" if htmx and htmx.target == "case-rows" else "cases/index.html"
     return render_page(template, cases=cases, total=total, f=f,
                        categories=db.session.scalars(db.select(Category).order_by(Category.id)).all())
+
+
+def _filters() -> queries.CaseFilters:
+    """The URL's filters; a search by a resident's full phone number is recorded in the audit here (in
+    the request's transaction, committed by the view)."""
+    f = queries.allow_phone_search(current_user, queries.CaseFilters.from_args(request.args))
+    if f.phone:
+        audit.record("phone.search", actor=current_user, obj="cases", address=request.remote_addr or "")
+    return f
 
 
 def render_case(case, *, status: int = 200, form_event: str | None = None, errors=None, values=None):
