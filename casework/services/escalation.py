@@ -35,6 +35,29 @@ MESSAGES = {
 }
 
 
+def holder_role(status: str) -> str:
+    """Whose stage a case in `status` is — the one routing rule for "who holds this case", read by the
+    sweep and urges (`Directory.responsible`) and by hand-off notices (`holders`, notices/handoffs.py)."""
+    return {"building_leader": "building_leader", "handling": "handler"}.get(status, "grid_staff")
+
+
+def holders(case: Case, status: str | None = None) -> list[int]:
+    """The active people holding `case` in `status` (its own by default): one query; a sweep asks its
+    Directory instead."""
+    role = holder_role(status or case.status)
+    if role == "building_leader":
+        return list(db.session.scalars(
+            select(User.id).join(user_buildings, user_buildings.c.user_id == User.id)
+            .where(user_buildings.c.building_id == case.building_id, User.active.is_(True)).order_by(User.id)))
+    if role == "handler":
+        if case.assigned_org_id is None:
+            return []
+        return list(db.session.scalars(select(User.id).where(
+            User.organisation_id == case.assigned_org_id, User.role == "handler", User.active.is_(True))
+            .order_by(User.id)))
+    return grid_staff_of(case)
+
+
 class Directory:
     """Who is responsible for what, loaded once per sweep (no query per case)."""
 
@@ -44,10 +67,16 @@ class Directory:
         self.handlers: dict[int, list[int]] = defaultdict(list)
         self.community_sup: dict[int, list[int]] = defaultdict(list)
         self.subdistrict_sup: list[int] = []
-        for user_id, grid_id in db.session.execute(select(user_grids.c.user_id, user_grids.c.grid_id)):
-            self.grid_staff[grid_id].append(user_id)
-        for user_id, building_id in db.session.execute(select(user_buildings.c.user_id, user_buildings.c.building_id)):
-            self.leaders[building_id].append(user_id)
+        active = dict(db.session.execute(select(User.id, User.role).where(User.active.is_(True))).all())
+        # Active people only, in id order, as `holders` and `grid_staff_of` choose them.
+        for user_id, grid_id in db.session.execute(select(user_grids.c.user_id, user_grids.c.grid_id)
+                                                   .order_by(user_grids.c.user_id)):
+            if active.get(user_id) == "grid_staff":
+                self.grid_staff[grid_id].append(user_id)
+        for user_id, building_id in db.session.execute(select(user_buildings.c.user_id, user_buildings.c.building_id)
+                                                       .order_by(user_buildings.c.user_id)):
+            if user_id in active:
+                self.leaders[building_id].append(user_id)
         for u in db.session.execute(select(User.id, User.role, User.organisation_id, User.community_id)
                                     .where(User.active.is_(True))):
             if u.role == "handler" and u.organisation_id:
@@ -58,10 +87,11 @@ class Directory:
                 self.subdistrict_sup.append(u.id)
 
     def responsible(self, case: Case) -> list[int]:
-        """The people whose stage it is."""
-        if case.status == "building_leader":
+        """The people whose stage it is (`holder_role`; the same people as `holders(case)`)."""
+        role = holder_role(case.status)
+        if role == "building_leader":
             return self.leaders.get(case.building_id, [])
-        if case.status == "handling":
+        if role == "handler":
             return self.handlers.get(case.assigned_org_id, [])
         return self.grid_staff.get(case.grid_id, [])
 

@@ -2,44 +2,22 @@
 organisation's group) hear of it, in-app and on their channels, in the transition's transaction."""
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from casework.extensions import db
-from casework.models import Case, CaseEvent, User, user_buildings
+from casework.models import Case, CaseEvent, User
 from casework.services import escalation
 from casework.services.notices import routing
 
 
-def building_leaders(case: Case) -> list[int]:
-    return list(db.session.scalars(
-        select(User.id).join(user_buildings, user_buildings.c.user_id == User.id)
-        .where(user_buildings.c.building_id == case.building_id, User.active.is_(True)).order_by(User.id)))
-
-
-def handlers(org_id: int | None) -> list[int]:
-    if org_id is None:
-        return []
-    return list(db.session.scalars(select(User.id).where(
-        User.organisation_id == org_id, User.role == "handler", User.active.is_(True)).order_by(User.id)))
+# The notice each hand-off sends to the case's new holder (escalation.holders: one routing rule).
+KIND = {"dispatch": "handoff", "dispatch_handler": "handoff_org", "hand_on": "handoff_org",
+        "return_case": "returned", "reopen": "reopened", "report_done": "callback", "resolve": "callback"}
 
 
 def receivers(case: Case, row: CaseEvent) -> tuple[str, list[int], bool]:
     """(kind, users, whether the organisation's group hears of it) for the case's new holder."""
-    event, target = row.event, row.to_status
-    if event == "dispatch":
-        return "handoff", building_leaders(case), False
-    if event in ("dispatch_handler", "hand_on"):
-        return "handoff_org", handlers(case.assigned_org_id), True
-    if event == "return_case":
-        users = building_leaders(case) if target == "building_leader" else escalation.grid_staff_of(case)
-        return "returned", users, False
-    if event == "reopen":
-        if target == "handling":
-            return "reopened", handlers(case.assigned_org_id), True
-        return "reopened", escalation.grid_staff_of(case), False
-    if event in ("report_done", "resolve"):
-        return "callback", escalation.grid_staff_of(case), False
-    return "", [], False
+    kind = KIND.get(row.event, "")
+    if not kind:
+        return "", [], False
+    return kind, escalation.holders(case, row.to_status), escalation.holder_role(row.to_status) == "handler"
 
 
 def after_transition(actor: User | None, case: Case, row: CaseEvent) -> None:
