@@ -40,10 +40,10 @@ def guard(bp: Blueprint, may, *, status: int = 404) -> None:
             abort(status)
 
 
-def get_case_or_404(case_id: int, user) -> Case:
+def get_case_or_404(case_id: int, who: access.Who) -> Case:
     """Load a case the user may see, or answer 404 (outside their scope looks like missing)."""
     case = db.session.get(Case, case_id)
-    if case is None or not access.can_view(user, case):
+    if case is None or not access.can_view(who, case):
         abort(404)
     return case
 

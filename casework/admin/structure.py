@@ -16,6 +16,7 @@ from casework.labels import ORG_KIND, PRIORITY, ROLE
 from casework.models.cases import mask_phone
 from casework.services import activation, importing, structure
 from casework.services.errors import ServiceError, Stale
+from casework.ui import render_page
 
 TITLES = {"community": _l("社区"), "grid": _l("网格"), "building": _l("楼栋"), "organisation": _l("单位"),
           "category": _l("事项类别"), "user": _l("人员账号")}
@@ -146,7 +147,7 @@ def structure_list(kind: str):
     rows = [r for r in structure.rows(kind, current_user)
             if not q or q in (getattr(r, "code", None) or "") or q in (getattr(r, "name", None) or
                                                                         getattr(r, "display_name", ""))]
-    response = render_template("admin/structure.html", rows=rows[:LIST_LIMIT], total=len(rows), q=q,
+    response = render_page("admin/structure.html", rows=rows[:LIST_LIMIT], total=len(rows), q=q,
                                errors=errors, values=values, message=message,
                                activation=(saved.row.username, code) if code else None, **_ctx(kind))
     return response, status, {"Cache-Control": "no-store"}
@@ -223,21 +224,21 @@ def import_page():
     """Upload → the dry-run plan (nothing changed yet), or a readable 422/413."""
     _admin_only()
     if request.method == "GET":
-        return render_template("admin/import.html", plan=None)
+        return render_page("admin/import.html", plan=None)
     uploads = [f for f in request.files.getlist("files") if f and f.filename]
     if not uploads:
-        return render_template("admin/import.html", plan=None, error=_l("请选择要导入的文件。")), 422
+        return render_page("admin/import.html", plan=None, error=_l("请选择要导入的文件。")), 422
     files = []
     for f in uploads:
         data = f.read(MAX_IMPORT_BYTES + 1)
         if len(data) > MAX_IMPORT_BYTES:
-            return render_template("admin/import.html", plan=None,
+            return render_page("admin/import.html", plan=None,
                                    error=_l("文件太大：每个文件最多 %(n)d MB。", n=MAX_IMPORT_BYTES // 2**20)), 413
         files.append((f.filename, data))
     try:
         plan = importing.build_plan(importing.read_files(files))
     except ServiceError as exc:
-        return render_template("admin/import.html", plan=None, error=exc.message), exc.status
+        return render_page("admin/import.html", plan=None, error=exc.message), exc.status
     token = None
     if plan.ok and plan.changed():
         token = secrets.token_urlsafe(16)
@@ -246,7 +247,7 @@ def import_page():
         for i, (name, data) in enumerate(files):
             (folder / f"{i}-{Path(name).name}").write_bytes(data)
         session["import_token"] = token
-    return render_template("admin/import.html", plan=plan, token=token), 200 if plan.ok else 422
+    return render_page("admin/import.html", plan=plan, token=token), 200 if plan.ok else 422
 
 
 @bp.route("/import/apply", methods=["POST"])
@@ -255,24 +256,24 @@ def import_apply():
     _admin_only()
     token = request.form.get("token", "")
     if not token or token != session.get("import_token"):
-        return render_template("admin/import.html", plan=None,
+        return render_page("admin/import.html", plan=None,
                                error=_l("导入预览已失效，请重新上传文件。")), 409
     folder = _staging() / token
     if not folder.is_dir():
         session.pop("import_token", None)
-        return render_template("admin/import.html", plan=None,
+        return render_page("admin/import.html", plan=None,
                                error=_l("导入预览已失效，请重新上传文件。")), 409
     files = [(p.name.split("-", 1)[1], p.read_bytes()) for p in sorted(folder.iterdir())]
     plan = importing.build_plan(importing.read_files(files))
     if not plan.ok:
-        return render_template("admin/import.html", plan=plan, token=None), 422
+        return render_page("admin/import.html", plan=plan, token=None), 422
     applied = importing.apply(current_user, plan)
     db.session.commit()
     session.pop("import_token", None)
     for p in folder.iterdir():
         p.unlink()
     folder.rmdir()
-    return render_template("admin/import_done.html", applied=applied,
+    return render_page("admin/import_done.html", applied=applied,
                            sheets=importing.slips_by_area(applied.slips)), 200, {"Cache-Control": "no-store"}
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+from flask import Blueprint, Response, abort, request, stream_with_context
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from casework import access
 from casework.extensions import db
 from casework.services import audit
-from casework.ui import guard
+from casework.ui import guard, render_page
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 BOM = "\ufeff"
@@ -27,10 +27,10 @@ def index():
     """The log, newest first, 100 rows a page, filtered by time range, actor, action and outcome."""
     f = audit.AuditFilters.from_args(request.args)
     if f.errors:
-        return render_template("audit/index.html", f=f, rows=[], total=0, actions=audit.actions(),
+        return render_page("audit/index.html", f=f, rows=[], total=0, actions=audit.actions(),
                                china_time=audit.china_time, per_page=audit.PER_PAGE), 422
     rows, total = audit.page_of(f)
-    return render_template("audit/index.html", f=f, rows=rows, total=total, actions=audit.actions(),
+    return render_page("audit/index.html", f=f, rows=rows, total=total, actions=audit.actions(),
                            china_time=audit.china_time, per_page=audit.PER_PAGE)
 
 

@@ -20,6 +20,7 @@ from casework.extensions import db, htmx, login_manager
 from casework.models import User
 from casework.numbers import as_id
 from casework.services import accounts, passwords
+from casework.ui import render_page
 
 bp = Blueprint("auth", __name__)
 
@@ -177,7 +178,7 @@ def password():
         status = 422
     elif request.method == "POST":
         status = 422
-    return render_template("auth/password.html", form=form, policy=passwords.describe(),
+    return render_page("auth/password.html", form=form, policy=passwords.describe(),
                            changed=request.args.get("changed") == "1",
                            expired=request.args.get("expired") == "1"), status
 

@@ -52,21 +52,21 @@ def render_case(case, *, status: int = 200, form_event: str | None = None, error
         actions=access.events_for(current_user, case), form_event=form_event,
         errors=errors or {}, values=values or {}, handlers=queries.handler_choices(case),
         **case_panel_context(current_user, case),
-        linked=[c for c in hotspots.linked_cases(case) if access.can_view(current_user, c)],
+        linked=[c for c in hotspots.linked_cases(case) if access.can_view(jurisdiction(), c)],
     ), status)
 
 
 @bp.route("/<int:case_id>")
 def detail(case_id: int):
     """The case with its timeline and the buttons this user may press."""
-    case = get_case_or_404(case_id, current_user)
+    case = get_case_or_404(case_id, jurisdiction())
     return render_case(case)
 
 
 @bp.route("/<int:case_id>/events/<event>/form")
 def event_form(case_id: int, event: str):
     """The inline form for an event that needs a note, a reason or a target."""
-    case = get_case_or_404(case_id, current_user)
+    case = get_case_or_404(case_id, jurisdiction())
     if event not in EVENTS:
         abort(404)
     if event not in access.events_for(current_user, case):
@@ -82,7 +82,7 @@ def event_form(case_id: int, event: str):
 @bp.route("/<int:case_id>/events/<event>", methods=["POST"])
 def fire_event(case_id: int, event: str):
     """Fire a workflow event; the panel re-renders, or the form comes back with its errors."""
-    case = get_case_or_404(case_id, current_user)
+    case = get_case_or_404(case_id, jurisdiction())
     if event not in EVENTS:
         abort(404)
     data = form_data()

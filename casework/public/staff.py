@@ -15,7 +15,7 @@ from casework.extensions import db, htmx
 from casework.public.views import send_photo
 from casework.services import photos, residents
 from casework.services.errors import NotFound, ServiceError
-from casework.ui import get_case_or_404
+from casework.ui import get_case_or_404, jurisdiction, render_page
 
 bp = Blueprint("public_staff", __name__, url_prefix="/cases")
 
@@ -30,7 +30,7 @@ def _require_login():
 @bp.route("/<int:case_id>/photos/<int:attachment_id>/thumb", endpoint="thumb", defaults={"thumb": True})
 def photo(case_id: int, attachment_id: int, thumb: bool = False):
     """A photo of a case the user may see (a thumbnail, or the full image; ?download=1 saves it)."""
-    case = get_case_or_404(case_id, current_user)
+    case = get_case_or_404(case_id, jurisdiction())
     try:
         att = residents.public_photo(case, attachment_id)
     except NotFound:
@@ -49,14 +49,14 @@ def _photos_fragment(case, *, status: int = 200, errors=None):
 @bp.route("/<int:case_id>/photos", methods=["POST"])
 def add_photos(case_id: int):
     """The handler adds photos of the finished work; the photos block re-renders."""
-    case = get_case_or_404(case_id, current_user)
+    case = get_case_or_404(case_id, jurisdiction())
     try:
         photos.add_after_photos(current_user, case, photos.uploaded_files(request.files.getlist("photos")))
     except ServiceError as exc:
         db.session.rollback()
         if htmx:
             return _photos_fragment(case, status=exc.status, errors=exc.errors or {"photos": exc.message})
-        return render_template("error.html", status=exc.status, title=_("上传未完成"),
+        return render_page("error.html", status=exc.status, title=_("上传未完成"),
                                message=" ".join(str(m) for m in (exc.errors or {"": exc.message}).values())), exc.status
     db.session.commit()
     if htmx:
@@ -67,7 +67,7 @@ def add_photos(case_id: int):
 @bp.route("/<int:case_id>/phone", methods=["POST"])
 def reveal_phone(case_id: int):
     """Show the reporter's full number (grid staff and supervisors of the case); each reveal is recorded."""
-    case = get_case_or_404(case_id, current_user)
+    case = get_case_or_404(case_id, jurisdiction())
     try:
         phone = residents.reveal_phone(current_user, case, address=request.remote_addr or "")
     except ServiceError:

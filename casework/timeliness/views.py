@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from casework.extensions import db
 from casework.services import escalation, timeliness
 from casework.services.errors import Invalid, ServiceError
-from casework.ui import due_view, form_data, get_case_or_404, refused
+from casework.ui import due_view, form_data, get_case_or_404, jurisdiction, refused
 
 bp = Blueprint("timeliness", __name__, url_prefix="/cases")
 
@@ -28,13 +28,13 @@ def render_panel(case, *, status: int = 200, errors=None, values=None, message=N
 @bp.route("/<int:case_id>/clock")
 def panel(case_id: int):
     """The clock panel alone (refreshed after actions)."""
-    return render_panel(get_case_or_404(case_id, current_user))
+    return render_panel(get_case_or_404(case_id, jurisdiction()))
 
 
 @bp.route("/<int:case_id>/extensions", methods=["POST"])
 def request_extension(case_id: int):
     """The handler asks for an extension or parking; the panel shows the pending request."""
-    case = get_case_or_404(case_id, current_user)
+    case = get_case_or_404(case_id, jurisdiction())
     data = form_data()
     try:
         timeliness.request_extension(current_user, case, kind=data.get("kind", "extend"),
@@ -53,7 +53,7 @@ def request_extension(case_id: int):
 @bp.route("/<int:case_id>/extensions/<int:ext_id>", methods=["POST"])
 def decide_extension(case_id: int, ext_id: int):
     """A supervisor approves or refuses; the due time moves (or the clock pauses) on approval."""
-    case = get_case_or_404(case_id, current_user)
+    case = get_case_or_404(case_id, jurisdiction())
     try:
         timeliness.decide_extension(current_user, case, ext_id, approve=request.form.get("decision") == "approve",
                                     note=request.form.get("note", ""))
@@ -67,7 +67,7 @@ def decide_extension(case_id: int, ext_id: int):
 @bp.route("/<int:case_id>/resume", methods=["POST"])
 def resume(case_id: int):
     """End parking: the clock runs again with its due time moved by the paused time."""
-    case = get_case_or_404(case_id, current_user)
+    case = get_case_or_404(case_id, jurisdiction())
     try:
         timeliness.resume(current_user, case)
     except ServiceError as exc:
@@ -80,7 +80,7 @@ def resume(case_id: int):
 @bp.route("/<int:case_id>/urge", methods=["POST"])
 def urge(case_id: int):
     """A supervisor urges (催办) the unit holding the case; the timeline records it."""
-    case = get_case_or_404(case_id, current_user)
+    case = get_case_or_404(case_id, jurisdiction())
     if not escalation.urge(current_user, [case], request.form.get("note", "")):
         db.session.rollback()
         from casework.services.errors import Refused

@@ -6,7 +6,7 @@ may_serve_volunteer); something outside the user's scope answers 404 like someth
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -14,7 +14,7 @@ from casework import access
 from casework.extensions import db
 from casework.models import Activity, LedgerEntry, TeamMembership
 from casework.services.errors import NotFound, ServiceError
-from casework.ui import guard
+from casework.ui import guard, render_page
 from casework.services.volunteers import activities, flow, ledger, rating, redemption, registry
 from casework.volunteers import labels
 from casework.volunteers.qr import qr_svg
@@ -42,13 +42,13 @@ def index():
     """The activity board (one column per state) and the joining requests waiting for the leader."""
     teams = registry.teams_managed_by(current_user)
     team_ids = [t.id for t in teams]
-    return render_template("volunteers/board.html", columns=activities.board(activities.of_teams(team_ids)),
+    return render_page("volunteers/board.html", columns=activities.board(activities.of_teams(team_ids)),
                            pending=registry.pending_for(team_ids), teams=teams, VL=labels,
                            events=flow.enabled_events)
 
 
 def _new_page(values: dict, errors: dict, status: int = 200):
-    return render_template("volunteers/new_activity.html", values=values, errors=errors,
+    return render_page("volunteers/new_activity.html", values=values, errors=errors,
                            teams=registry.teams_managed_by(current_user), projects=activities.projects()), status
 
 
@@ -70,7 +70,7 @@ def new_activity():
 
 
 def _activity_page(activity: Activity, status: int = 200, message: str | None = None):
-    return render_template("volunteers/activity.html", a=activity, roster=activities.roster(activity), VL=labels,
+    return render_page("volunteers/activity.html", a=activity, roster=activities.roster(activity), VL=labels,
                            events=flow.enabled_events(activity), message=message), status
 
 
@@ -136,12 +136,12 @@ def station():
     code = registry.normalise_code(request.args.get("code"))
     if code:
         return redirect(url_for("volunteers.person", code=code))
-    return render_template("volunteers/station.html")
+    return render_page("volunteers/station.html")
 
 
 def _person_page(volunteer, status: int = 200, errors=None, message: str | None = None, values=None,
                  form: str | None = None):
-    return render_template("volunteers/person.html", v=volunteer, entries=ledger.entries(volunteer, 50),
+    return render_page("volunteers/person.html", v=volunteer, entries=ledger.entries(volunteer, 50),
                            gifts=redemption.catalogue(volunteer.community_id),
                            receipts=redemption.receipts(volunteer), VL=labels, errors=errors or {},
                            message=message, values=values or {}, open_form=form), status
@@ -207,8 +207,8 @@ def ratings():
     try:
         rows = rating.ratings(period, access.rating_scope(current_user)) if period else []
     except ServiceError as exc:
-        return render_template("volunteers/ratings.html", period=period, rows=[], message=str(exc.message)), 422
-    return render_template("volunteers/ratings.html", period=period, rows=rows, message=None)
+        return render_page("volunteers/ratings.html", period=period, rows=[], message=str(exc.message)), 422
+    return render_page("volunteers/ratings.html", period=period, rows=rows, message=None)
 
 
 @bp.route("/ratings/<period>/<step>", methods=["POST"])
@@ -222,7 +222,7 @@ def rating_step(period: str, step: str):
     except ServiceError as exc:
         db.session.rollback()
         rows = rating.ratings(period, access.rating_scope(current_user)) if rating_period_ok(period) else []
-        return render_template("volunteers/ratings.html", period=period, rows=rows,
+        return render_page("volunteers/ratings.html", period=period, rows=rows,
                                message=str(exc.message)), exc.status
     db.session.commit()
     flash(_("已发布公示 %(n)d 人。", n=n) if step == "publish" else _("已确认 %(n)d 人，证书已编号。", n=n),

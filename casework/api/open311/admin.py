@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -13,7 +13,7 @@ from casework.extensions import db
 from casework.services import apikeys, residents
 from casework.services.errors import Invalid, NotFound
 from casework.timekeeping import now
-from casework.ui import guard
+from casework.ui import guard, render_page
 
 bp = Blueprint("open311_admin", __name__, url_prefix="/admin/api-keys")
 
@@ -28,7 +28,7 @@ def _no_store(response):
 
 
 def _page(values: dict | None = None, errors: dict | None = None, issued=None, status: int = 200):
-    return render_template("open311/keys.html", keys=apikeys.list_keys(), communities=residents.communities(),
+    return render_page("open311/keys.html", keys=apikeys.list_keys(), communities=residents.communities(),
                            values=values or {}, errors=errors or {}, issued=issued, now=now(),
                            public_reads=apikeys.public_reads()), status
 
