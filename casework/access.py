@@ -385,40 +385,46 @@ def may_edit_user(user: User, target: User) -> bool:
     return bool(target.buildings) and all(b.grid.community_id == user.community_id for b in target.buildings)
 # Volunteers (志愿服务): who manages which team and activity. A team is managed by its staff leader,
 # by the handlers of its partner organisation, by its community's supervisor and by the subdistrict.
-def may_open_volunteers(user: User) -> bool:
+# Volunteers: staff access reads the Jurisdiction (a community supervisor's community_ids, a handler's
+# organisation_id), like cases do; views pass ui.jurisdiction().
+
+def may_open_volunteers(who: Who) -> bool:
     """Supervisors and the handlers of partner organisations open the volunteer screens."""
-    return user.role in SUPERVISORS or (user.role == "handler" and user.organisation_id is not None)
+    j = jurisdiction_of(who)
+    return j.role in SUPERVISORS or (j.role == "handler" and j.organisation_id is not None)
 
 
-def may_manage_team(user: User, team) -> bool:
+def may_manage_team(who: Who, team) -> bool:
     """Approve joining, organise activities and confirm hours for this team."""
-    if user.role == "subdistrict_supervisor" or team.leader_user_id == user.id:
+    j = jurisdiction_of(who)
+    if j.role == "subdistrict_supervisor" or team.leader_user_id == j.user_id:
         return True
-    if user.role == "community_supervisor":
-        return user.community_id is not None and team.community_id == user.community_id
-    if user.role == "handler":
-        return user.organisation_id is not None and team.organisation_id == user.organisation_id
+    if j.role == "community_supervisor":
+        return team.community_id in j.community_ids
+    if j.role == "handler":
+        return j.organisation_id is not None and team.organisation_id == j.organisation_id
     return False
 
 
-def may_manage_activity(user: User, activity) -> bool:
-    return may_manage_team(user, activity.team)
+def may_manage_activity(who: Who, activity) -> bool:
+    return may_manage_team(who, activity.team)
 
 
-def may_serve_volunteer(user: User, volunteer) -> bool:
+def may_serve_volunteer(who: Who, volunteer) -> bool:
     """Supervisors see a volunteer's card and ledger, redeem gifts and correct entries in their scope."""
-    if user.role == "subdistrict_supervisor":
+    j = jurisdiction_of(who)
+    if j.role == "subdistrict_supervisor":
         return True
-    return user.role == "community_supervisor" and user.community_id is not None and (
-        volunteer.community_id == user.community_id)
+    return j.role == "community_supervisor" and volunteer.community_id in j.community_ids
 
 
-def may_review_ratings(user: User) -> bool:
+def may_review_ratings(who: Who) -> bool:
     """Community supervisors (their community) and the subdistrict review, publish and confirm stars."""
-    return user.role == "subdistrict_supervisor" or (
-        user.role == "community_supervisor" and user.community_id is not None)
+    j = jurisdiction_of(who)
+    return j.role == "subdistrict_supervisor" or (j.role == "community_supervisor" and bool(j.community_ids))
 
 
-def rating_scope(user: User) -> int | None:
+def rating_scope(who: Who) -> int | None:
     """The community whose ratings the user reviews (None: every community)."""
-    return None if user.role == "subdistrict_supervisor" else user.community_id
+    j = jurisdiction_of(who)
+    return None if j.role == "subdistrict_supervisor" else next(iter(j.community_ids), None)

@@ -129,7 +129,14 @@ def authenticate(raw: str | None, *, at: dt.datetime | None = None) -> ApiKey:
 
 
 def community_ids(key: ApiKey | None) -> set[int] | None:
-    """The communities a key reaches; None means all of them (an all-communities key, or a public read)."""
+    """The communities a key reaches; None means all of them (an all-communities key, or a public read).
+
+    Keys keep this rule of their own rather than an `access.Jurisdiction`: a key is not a user and has no
+    role, and every `access.may_*` reads the role, so a key dressed as a supervisor could be handed a
+    supervisor's powers by the next check that takes a Jurisdiction. What a key sees is exactly this set:
+    `open311._row_query` filters `Case.community_id` by it (the same cases as a community supervisor's
+    `Jurisdiction.clause()` for those communities), and a POST's building must lie in it.
+    """
     if key is None or key.all_communities:
         return None
     return {c.id for c in key.communities}

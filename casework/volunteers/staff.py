@@ -14,7 +14,7 @@ from casework import access
 from casework.extensions import db
 from casework.models import Activity, LedgerEntry, TeamMembership
 from casework.services.errors import NotFound, ServiceError
-from casework.ui import guard, render_page
+from casework.ui import guard, jurisdiction, render_page
 from casework.services.volunteers import activities, flow, ledger, rating, redemption, registry
 from casework.volunteers import labels
 from casework.volunteers.qr import qr_svg
@@ -32,7 +32,7 @@ def _int(raw) -> int | None:
 
 def _activity_or_404(activity_id: int) -> Activity:
     activity = db.session.get(Activity, activity_id)
-    if activity is None or not access.may_manage_activity(current_user, activity):
+    if activity is None or not access.may_manage_activity(jurisdiction(), activity):
         abort(404)
     return activity
 
@@ -40,7 +40,7 @@ def _activity_or_404(activity_id: int) -> Activity:
 @bp.route("/")
 def index():
     """The activity board (one column per state) and the joining requests waiting for the leader."""
-    teams = registry.teams_managed_by(current_user)
+    teams = registry.teams_managed_by(jurisdiction())
     team_ids = [t.id for t in teams]
     return render_page("volunteers/board.html", columns=activities.board(activities.of_teams(team_ids)),
                            pending=registry.pending_for(team_ids), teams=teams, VL=labels,
@@ -49,7 +49,7 @@ def index():
 
 def _new_page(values: dict, errors: dict, status: int = 200):
     return render_page("volunteers/new_activity.html", values=values, errors=errors,
-                           teams=registry.teams_managed_by(current_user), projects=activities.projects()), status
+                           teams=registry.teams_managed_by(jurisdiction()), projects=activities.projects()), status
 
 
 @bp.route("/activities/new", methods=["GET", "POST"])
@@ -61,7 +61,7 @@ def new_activity():
         "title", "team_id", "project_id", "place", "starts_at", "ends_at", "signup_deadline", "capacity",
         "points_per_hour")}
     try:
-        activity = activities.create_activity(current_user, values, registry.teams_managed_by(current_user))
+        activity = activities.create_activity(current_user, values, registry.teams_managed_by(jurisdiction()))
     except ServiceError as exc:
         db.session.rollback()
         return _new_page(values, exc.errors, exc.status)
@@ -105,7 +105,7 @@ def move(activity_id: int, event: str):
 def decide(membership_id: int):
     """The leader approves or refuses a request to join."""
     membership = db.session.get(TeamMembership, membership_id)
-    if membership is None or not access.may_manage_team(current_user, membership.team):
+    if membership is None or not access.may_manage_team(jurisdiction(), membership.team):
         abort(404)
     try:
         registry.decide_membership(current_user, membership, request.form.get("decision") == "approve")
@@ -125,7 +125,7 @@ def _volunteer_or_404(code: str):
         volunteer = registry.find_by_card(code)
     except NotFound:
         abort(404)
-    if not access.may_serve_volunteer(current_user, volunteer):
+    if not access.may_serve_volunteer(jurisdiction(), volunteer):
         abort(404)
     return volunteer
 
@@ -201,11 +201,11 @@ def reverse(code: str, entry_id: int):
 @bp.route("/ratings")
 def ratings():
     """The period's ratings in the supervisor's scope, with publish and confirm."""
-    if not access.may_review_ratings(current_user):
+    if not access.may_review_ratings(jurisdiction()):
         abort(403)
     period = (request.args.get("period") or "").strip()[:8]
     try:
-        rows = rating.ratings(period, access.rating_scope(current_user)) if period else []
+        rows = rating.ratings(period, access.rating_scope(jurisdiction())) if period else []
     except ServiceError as exc:
         return render_page("volunteers/ratings.html", period=period, rows=[], message=str(exc.message)), 422
     return render_page("volunteers/ratings.html", period=period, rows=rows, message=None)
@@ -214,14 +214,14 @@ def ratings():
 @bp.route("/ratings/<period>/<step>", methods=["POST"])
 def rating_step(period: str, step: str):
     """Publish the reviewed drafts for the public notice, or confirm them once the notice is over."""
-    if not access.may_review_ratings(current_user) or step not in ("publish", "confirm"):
+    if not access.may_review_ratings(jurisdiction()) or step not in ("publish", "confirm"):
         abort(404)
     act = rating.publish if step == "publish" else rating.confirm
     try:
-        n = act(current_user, period, access.rating_scope(current_user))
+        n = act(current_user, period, access.rating_scope(jurisdiction()))
     except ServiceError as exc:
         db.session.rollback()
-        rows = rating.ratings(period, access.rating_scope(current_user)) if rating_period_ok(period) else []
+        rows = rating.ratings(period, access.rating_scope(jurisdiction())) if rating_period_ok(period) else []
         return render_page("volunteers/ratings.html", period=period, rows=rows,
                                message=str(exc.message)), exc.status
     db.session.commit()

@@ -172,8 +172,9 @@ def mask_mobile(mobile: str) -> str:
     return mobile[:3] + "****" + mobile[-4:] if len(mobile) == 11 else "****"
 
 
-def teams_managed_by(user: User) -> list[VolunteerTeam]:
+def teams_managed_by(who) -> list[VolunteerTeam]:
     """The teams this staff user leads or supervises (a subdistrict has a few hundred at most)."""
     from casework import access
+    j = access.jurisdiction_of(who)
     return [t for t in db.session.scalars(select(VolunteerTeam).order_by(VolunteerTeam.id))
-            if access.may_manage_team(user, t)]
+            if access.may_manage_team(j, t)]
