@@ -25,6 +25,17 @@ def render_panel(case, *, status: int = 200, errors=None, values=None, message=N
         errors=errors or {}, values=values or {}, message=message), status)
 
 
+def _then_panel(case, act):
+    """Run `act()`: committed and the panel shown again, or rolled back and refused (nothing half-written)."""
+    try:
+        act()
+    except ServiceError as exc:
+        db.session.rollback()
+        return refused(exc)
+    db.session.commit()
+    return render_panel(case)
+
+
 @bp.route("/<int:case_id>/clock")
 def panel(case_id: int):
     """The clock panel alone (refreshed after actions)."""
@@ -54,27 +65,16 @@ def request_extension(case_id: int):
 def decide_extension(case_id: int, ext_id: int):
     """A supervisor approves or refuses; the due time moves (or the clock pauses) on approval."""
     case = get_case_or_404(case_id, jurisdiction())
-    try:
-        timeliness.decide_extension(current_user, case, ext_id, approve=request.form.get("decision") == "approve",
-                                    note=request.form.get("note", ""))
-    except ServiceError as exc:
-        db.session.rollback()
-        return refused(exc)
-    db.session.commit()
-    return render_panel(case)
+    return _then_panel(case, lambda: timeliness.decide_extension(
+        current_user, case, ext_id, approve=request.form.get("decision") == "approve",
+        note=request.form.get("note", "")))
 
 
 @bp.route("/<int:case_id>/resume", methods=["POST"])
 def resume(case_id: int):
     """End parking: the clock runs again with its due time moved by the paused time."""
     case = get_case_or_404(case_id, jurisdiction())
-    try:
-        timeliness.resume(current_user, case)
-    except ServiceError as exc:
-        db.session.rollback()
-        return refused(exc)
-    db.session.commit()
-    return render_panel(case)
+    return _then_panel(case, lambda: timeliness.resume(current_user, case))
 
 
 @bp.route("/<int:case_id>/urge", methods=["POST"])
