@@ -241,13 +241,16 @@ def query_counter(app):
 
 # Rate limits lowered for a test, on memory storage and on Redis (tests/test_public.py, test_resident_photos.py).
 
-def _lowered_limit(request, app, setting: str, value: str):
-    """Lower one of the real limits, on memory storage or (when TEST_REDIS_URL is set) Redis."""
+def _lowered_limit(request, app, setting: str | None = None, value: str | None = None, **settings: str):
+    """Set limits (one `setting` = `value`, or several as keywords) on memory storage or (when
+    TEST_REDIS_URL is set) Redis; everything is put back afterwards."""
     redis_url = os.environ.get("TEST_REDIS_URL")
     if request.param == "redis" and not redis_url:
         pytest.skip("TEST_REDIS_URL not set")
-    saved = {k: app.config[k] for k in (setting, "RATELIMIT_STORAGE_URI")}
-    app.config[setting] = value
+    if setting is not None:
+        settings[setting] = value
+    saved = {k: app.config[k] for k in (*settings, "RATELIMIT_STORAGE_URI")}
+    app.config.update(settings)
     if request.param == "redis":
         app.config["RATELIMIT_STORAGE_URI"] = redis_url
         limiter.init_app(app)

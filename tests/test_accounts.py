@@ -4,16 +4,15 @@ the SECRET_KEY check, the auditor's separation of duties, and the append-only au
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 
 import pytest
 import time_machine
 from sqlalchemy import func, select, text
 
-from conftest import SUITE_NOW, Client
+from conftest import SUITE_NOW, Client, _lowered_limit
 from case_steps import case_in, user
-from casework.extensions import db, limiter
+from casework.extensions import db
 from casework.models import AuditEntry, User
 from casework.services import audit, passwords
 
@@ -144,19 +143,8 @@ def test_htmx_request_after_the_session_ended_gets_hx_redirect(app, session, log
 @pytest.fixture(params=["memory", "redis"])
 def five_failures_lock(request, app):
     """The real lock (5 failures per account) on memory storage or Redis."""
-    redis_url = os.environ.get("TEST_REDIS_URL")
-    if request.param == "redis" and not redis_url:
-        pytest.skip("TEST_REDIS_URL not set")
-    saved = {k: app.config[k] for k in ("LOGIN_LOCK_ACCOUNT", "LOGIN_LOCK_ADDRESS", "RATELIMIT_STORAGE_URI")}
-    app.config.update(LOGIN_LOCK_ACCOUNT="5 per 15 minutes", LOGIN_LOCK_ADDRESS="10 per 15 minutes")
-    if request.param == "redis":
-        app.config["RATELIMIT_STORAGE_URI"] = redis_url
-        limiter.init_app(app)
-    limiter.reset()
-    yield request.param
-    limiter.reset()
-    app.config.update(saved)
-    limiter.init_app(app)
+    yield from _lowered_limit(request, app, LOGIN_LOCK_ACCOUNT="5 per 15 minutes",
+                              LOGIN_LOCK_ADDRESS="10 per 15 minutes")
 
 
 def _try(app, username: str, password: str):
