@@ -122,6 +122,12 @@ def _activity_or_404(activity_id: int) -> Activity:
     return activity
 
 
+def _place_action(code: str, activity_id: int, form: str, act, done: str):
+    """Sign up for / cancel a place on an activity from the card page; `done` names it as %(title)s."""
+    activity = _activity_or_404(activity_id)
+    return _card_action(code, f"{form}-{activity_id}", lambda v: act(v, activity), done % {"title": activity.title})
+
+
 @bp.route("/card/<code>/join", methods=["POST"])
 @_looked_up
 @_confirmed
@@ -137,9 +143,7 @@ def join(code: str):
 @_confirmed
 def sign_up(code: str, activity_id: int):
     """Take a place on an open activity (a full one refuses politely)."""
-    activity = _activity_or_404(activity_id)
-    return _card_action(code, f"signup-{activity_id}", lambda v: activities.sign_up(v, activity),
-                        _("报名成功：%(title)s", title=activity.title))
+    return _place_action(code, activity_id, "signup", activities.sign_up, _("报名成功：%(title)s"))
 
 
 @bp.route("/card/<code>/activities/<int:activity_id>/cancel", methods=["POST"])
@@ -147,9 +151,7 @@ def sign_up(code: str, activity_id: int):
 @_confirmed
 def cancel(code: str, activity_id: int):
     """Give the place back before the sign-up deadline."""
-    activity = _activity_or_404(activity_id)
-    return _card_action(code, f"cancel-{activity_id}", lambda v: activities.cancel(v, activity),
-                        _("已取消报名：%(title)s", title=activity.title))
+    return _place_action(code, activity_id, "cancel", activities.cancel, _("已取消报名：%(title)s"))
 
 
 def _checkin_page(activity, *, status: int = 200, errors=None, message: str | None = None, values=None,
