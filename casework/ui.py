@@ -48,6 +48,15 @@ def get_case_or_404(case_id: int, who: access.Who) -> Case:
     return case
 
 
+def case_and_event_or_404(case_id: int, event: str) -> Case:
+    """The case an event is fired on (in the request's jurisdiction) and a known workflow event; else 404."""
+    from casework.workflow import EVENTS
+    case = get_case_or_404(case_id, jurisdiction())
+    if event not in EVENTS:
+        abort(404)
+    return case
+
+
 def render_page(template: str, **context) -> str:
     """Render a template; for a full page (not a `_fragment.html`) read the header's unread-notice
     count here, once, so that base.html queries nothing. Views rendering pages call this."""

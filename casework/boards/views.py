@@ -17,7 +17,7 @@ from casework.services.transitions import check_version
 from casework.timekeeping import now
 from casework import ui
 from casework.events import EVENT_INPUTS
-from casework.ui import DueViews, form_data, get_case_or_404, jurisdiction, render_page
+from casework.ui import DueViews, case_and_event_or_404, form_data, get_case_or_404, jurisdiction, render_page
 from casework.workflow import EVENTS
 
 bp = Blueprint("boards", __name__, url_prefix="/board")
@@ -126,9 +126,7 @@ def event_form(case_id: int, event: str):
 @bp.route("/cards/<int:case_id>/events/<event>", methods=["POST"])
 def fire_event(case_id: int, event: str):
     """Fire an event from a card: the card comes back updated and the board refreshes its columns."""
-    case = get_case_or_404(case_id, jurisdiction())
-    if event not in EVENTS:
-        abort(404)
+    case = case_and_event_or_404(case_id, event)
     data = form_data()
     try:
         boards.fire_to(current_user, case, event, data, version=request.form.get("version", type=int),

@@ -10,7 +10,8 @@ from casework.extensions import db, htmx
 from casework.models import Category
 from casework.services import audit, hotspots, queries, transitions
 from casework.services.errors import Invalid, Refused, ServiceError
-from casework.ui import case_panel_context, form_data, get_case_or_404, jurisdiction, refused, render_page
+from casework.ui import (case_and_event_or_404, case_panel_context, form_data, get_case_or_404, jurisdiction,
+                         refused, render_page)
 from casework.events import EVENT_INPUTS
 from casework.workflow import EVENTS
 
@@ -82,9 +83,7 @@ def event_form(case_id: int, event: str):
 @bp.route("/<int:case_id>/events/<event>", methods=["POST"])
 def fire_event(case_id: int, event: str):
     """Fire a workflow event; the panel re-renders, or the form comes back with its errors."""
-    case = get_case_or_404(case_id, jurisdiction())
-    if event not in EVENTS:
-        abort(404)
+    case = case_and_event_or_404(case_id, event)
     data = form_data()
     try:
         transitions.fire(current_user, case, event, data, version=request.form.get("version", type=int))
