@@ -298,10 +298,11 @@ def may_use_board(user: Who) -> bool:
 
 
 def may_view_reports(user: Who) -> bool:
-    """Supervisors see their area's timeliness; a handler sees its own organisation's."""
-    if user.role in ("handler", "community_supervisor"):
+    """Every level sees its own figures: supervisors their area, grid staff their grids, building
+    leaders their buildings, a handler its own organisation's cases (docs/metrics.md, Scope)."""
+    if user.role in ("handler", "community_supervisor", "grid_staff", "building_leader"):
         j = jurisdiction_of(user)
-        return bool(j.organisation_id is not None or j.community_ids)
+        return bool(j.organisation_id is not None or j.community_ids or j.grid_ids or j.building_ids)
     return user.role == "subdistrict_supervisor"
 
 

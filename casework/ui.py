@@ -153,13 +153,40 @@ class DueViews:
 
     def __init__(self, at: dt.datetime | None = None):
         from flask_babel import gettext as _
+        from flask_babel import pgettext
         self.at = at or now()
         self.context = None  # read at the first badge: a board without due times needs no settings
+        # One wording for every time left or late (board, dashboard, exports; docs/metrics.md):
+        # working days / working hours, or days / hours on the wall clock for emergencies.
         self.words = {
-            "late": _("超时 %(n)s%(unit)s"), "late_plain": _("已超时"), "left": _("剩余 %(n)s%(unit)s"),
-            "parked": _("挂账中"), "days": _("天"), "hours": _("小时"), "work_hours": _("工时"),
+            "late": _("超时 %(n)s %(unit)s"), "late_plain": _("已超时"), "left": _("剩余 %(n)s %(unit)s"),
+            "parked": _("挂账中"), "parked_late": _("挂账中，%(late)s"),
+            "work_days": _("个工作日"), "work_hours": _("工作小时"),
+            "days": pgettext("duration", "天"), "hours": pgettext("duration", "小时"),
             "title": _("本环节时限"),
         }
+
+    def span(self, amount: float, unit: str, emergency: bool) -> tuple[float, str]:
+        """(amount, unit word) of a span from `clock.badge` / `clock.lateness`."""
+        w = self.words
+        if emergency:
+            return amount, w["days"] if unit == "days" else w["hours"]
+        return amount, w["work_days"] if unit == "days" else w["work_hours"]
+
+    @property
+    def hours_per_day(self):
+        """The hours of one working day (7.5 by default), as the words count days: 7.5, not 7.50."""
+        from casework.timekeeping import _tidy
+        if self.context is None:
+            self.context = clock.badge_context()
+        return _tidy(self.context[2])
+
+    def late_text(self, late, emergency: bool) -> str:
+        """超时 3.1 个工作日 (or 已超时 under a twentieth of an hour), from a `clock.lateness` badge."""
+        if not late.amount:
+            return self.words["late_plain"]
+        n, unit = self.span(late.amount, late.unit, emergency)
+        return self.words["late"] % {"n": n, "unit": unit}
 
     def __call__(self, case) -> DueView | None:
         """The badge of one case, or None while its stage has no due time (or it is closed)."""
@@ -169,15 +196,15 @@ class DueViews:
         if b.state == "none":
             return None
         words = self.words
+        emergency = case.priority == "emergency"
         if b.state == "parked":
-            text = words["parked"]
+            text = (words["parked_late"] % {"late": self.late_text(b, emergency)} if b.amount
+                    else words["parked"])
+        elif b.state == "overdue":
+            text = self.late_text(b, emergency)
         else:
-            unit = words["days"] if b.unit == "days" else (
-                words["hours"] if case.priority == "emergency" else words["work_hours"])
-            if b.state == "overdue":
-                text = words["late"] % {"n": b.amount, "unit": unit} if b.amount else words["late_plain"]
-            else:
-                text = words["left"] % {"n": b.amount, "unit": unit}
+            n, unit = self.span(b.amount, b.unit, emergency)
+            text = words["left"] % {"n": n, "unit": unit}
         return DueView(b.state, _DUE_ICON[b.state], text, f"{words['title']} {_fmt_dt(case.stage_due_at)}")
 
 

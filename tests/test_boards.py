@@ -225,8 +225,8 @@ def test_overdue_only_filter(login_as, make_case):
     assert late.id in shown and fresh.id not in shown
     card = card_html(page.text, late.id)
     assert 'data-due-state="overdue"' in card
-    # An hour late reads "超时 1工时" when that hour was working time, "已超时" when none of it was.
-    expected = "超时 1工时" if calendar().is_workday(now().date()) else "已超时"  # every suite clock is 10:30
+    # An hour late reads "超时 1 工作小时" when that hour was working time, "已超时" when none of it was.
+    expected = "超时 1 工作小时" if calendar().is_workday(now().date()) else "已超时"  # every suite clock is 10:30
     assert expected in card
 
 

@@ -178,11 +178,11 @@ def test_time_passing_changes_age_and_due_badge(app, login_as, make_case, monkey
     monkeypatch.setitem(app.config, "SESSION_IDLE_MINUTES", 24 * 60)
     monday = dt.datetime(2026, 11, 30, 9, 0, tzinfo=CN)  # a working Monday: sign within 4 working hours, by 14:30
     steps = [
-        (dt.time(9, 0), "0分钟", ("on_time", "剩余 4工时")),
-        (dt.time(12, 0), "3小时", ("on_time", "剩余 1工时")),
-        (dt.time(13, 0), "4小时", ("on_time", "剩余 1工时")),    # lunch: no working time passes, only the age moves
-        (dt.time(13, 45), "4小时", ("due_soon", "剩余 0.8工时")),  # the same age words, only the badge moves
-        (dt.time(15, 0), "6小时", ("overdue", "超时 0.5工时")),
+        (dt.time(9, 0), "0分钟", ("on_time", "剩余 4 工作小时")),
+        (dt.time(12, 0), "3小时", ("on_time", "剩余 1 工作小时")),
+        (dt.time(13, 0), "4小时", ("on_time", "剩余 1 工作小时")),    # lunch: no working time passes, only the age moves
+        (dt.time(13, 45), "4小时", ("due_soon", "剩余 0.8 工作小时")),  # the same age words, only the badge moves
+        (dt.time(15, 0), "6小时", ("overdue", "超时 0.5 工作小时")),
     ]
     with frozen(monday) as clock:
         case = make_case(title="时间在走")

@@ -13,12 +13,14 @@ from casework.reports.forms import ReportForm
 from casework.numbers import as_id
 from casework.services import audit, charts, hotspots, reports
 from casework.services.errors import Invalid, NotFound
-from casework.ui import guard, jurisdiction, render_page
+from casework.timekeeping import now as clock_now
+from casework.ui import DueViews, guard, jurisdiction, render_page
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 
-# Supervisors and handler organisations have a dashboard; anyone else sees 'not found'.
+# Supervisors, grid staff, building leaders and handler organisations each have a dashboard of
+# their own jurisdiction; anyone else sees 'not found'.
 guard(bp, access.may_view_reports)
 
 
@@ -29,7 +31,7 @@ def _read_filters() -> tuple[ReportForm, tuple | None]:
     dims = reports.dimensions_for(current_user)
     form.dim.choices = [(d, reports.DIMENSION_LABELS[d]) for d in dims]
     if form.dim.data not in dims:
-        form.dim.data = "community" if current_user.role == "subdistrict_supervisor" else "grid"
+        form.dim.data = reports.default_dimension(current_user)
     form.community.choices = [("", _("全部"))] + [(str(c.id), c.name) for c in reports.communities_for(jurisdiction())]
     form.grid.choices = [("", _("全部"))] + [(str(g.id), g.name) for g in reports.grids_for(jurisdiction())]
     scope = reports.Scope(form.community_id, form.grid_id)
@@ -64,10 +66,11 @@ def _page(form: ReportForm, report: reports.Report | None, status: int = 200):
     chart = None
     if report is not None:
         chart = charts.trend_chart([w.received for w in report.weeks], [w.completed for w in report.weeks])
-    return render_page(template, form=form, report=report, chart=chart, args=_args(form),
+    return render_page(template, form=form, report=report, chart=chart, args=_args(form), due_words=DueViews(),
                        dim_label=reports.DIMENSION_LABELS.get(form.dim.data, ""),
                        show_community=current_user.role == "subdistrict_supervisor",
-                       show_grid=current_user.role in reports.SUPERVISOR_ROLES), status
+                       show_grid=current_user.role in reports.SUPERVISOR_ROLES or (
+                           current_user.role in reports.GRID_PICKERS and len(form.grid.choices) > 2)), status
 
 
 @bp.route("/")
@@ -123,7 +126,7 @@ def case_list():
     rows = db.session.execute(statement.execution_options(yield_per=1000))
     name = f"cases-{figure}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
     _audit_export(name, {"figure": figure, "dim": dim, "group": raw_group or None})
-    return _attachment(stream_with_context(exports.case_rows_csv(rows)), "text/csv; charset=utf-8", name)
+    return _attachment(stream_with_context(exports.case_rows_csv(rows, clock_now())), "text/csv; charset=utf-8", name)
 
 
 @bp.route("/hotspots")

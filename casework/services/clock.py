@@ -189,9 +189,11 @@ def badge(case: Case, at: dt.datetime | None = None,
     """
     if case.status == "closed" or case.stage_due_at is None:
         return Badge("none")
-    if case.parked_at is not None:
-        return Badge("parked")
     at = at or now()
+    if case.parked_at is not None:
+        # The clock stopped when the case was parked: late by what it was late then (or not at all).
+        late = lateness(case, at, context)
+        return Badge("parked", late.amount, late.unit) if late else Badge("parked")
     cal, warn_ratio, hours_per_day = context or badge_context()
     wall = case.priority == "emergency"
     due = case.stage_due_at
@@ -207,6 +209,38 @@ def badge(case: Case, at: dt.datetime | None = None,
         state = "due_soon" if left < allowed * warn_ratio else "on_time"
     amount, unit = format_span(abs(left), 24 if wall else hours_per_day)
     return Badge(state, amount, unit)
+
+
+def is_late(case, at: dt.datetime) -> bool:
+    """The lateness rule (docs/metrics.md, "overdue"): open, and the current stage's due time passed
+    before now, or, for a parked case, before it was parked (parking stops the clock)."""
+    if case.status == "closed" or case.stage_due_at is None:
+        return False
+    stop = at if case.parked_at is None else min(at, case.parked_at)
+    return case.stage_due_at < stop
+
+
+def late_clause(at: dt.datetime):
+    """`is_late` in SQL, on the case table (reads the open cases by their stage due time)."""
+    from sqlalchemy import and_, or_
+    return and_(Case.status != "closed", Case.stage_due_at < at,
+                or_(Case.parked_at.is_(None), Case.stage_due_at < Case.parked_at))
+
+
+def lateness(case, at: dt.datetime, context: tuple[WorkingCalendar, float, float] | None = None) -> Badge | None:
+    """How late the current stage is (None when not late), measured as the badge measures it.
+
+    Counting time (working time; the wall clock for emergencies) from the stage's due time to now, or
+    to the moment the case was parked; shown in days of one working day's hours (24 h for
+    emergencies) from one day on, else in hours, rounded to one decimal (`timekeeping.format_span`).
+    """
+    if not is_late(case, at):
+        return None
+    cal, _warn, hours_per_day = context or badge_context()
+    wall = case.priority == "emergency"
+    stop = at if case.parked_at is None else min(at, case.parked_at)
+    amount, unit = format_span(time_left(cal, case.stage_due_at, stop, wall), 24 if wall else hours_per_day)
+    return Badge("overdue", amount, unit)
 
 
 def hours_overdue(case: Case, at: dt.datetime) -> float:

@@ -30,7 +30,7 @@ def grid_counts(grid_id: int, at: dt.datetime) -> dict[str, int]:
     return {
         "new": count(Case.status == "reported"),
         "due_today": count(Case.parked_at.is_(None), Case.stage_due_at >= at, Case.stage_due_at <= end_of_day),
-        "overdue": count(Case.parked_at.is_(None), Case.stage_due_at < at),
+        "overdue": count(clock.late_clause(at)),  # the board's and the dashboard's rule (docs/metrics.md)
         "returned": count(Case.return_count > 0, Case.status.in_(("triage", "building_leader"))),
     }
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from casework import access
 from casework.extensions import db
+from casework.services import clock
 from casework.models import (
     Building, Case, CaseEvent, Category, Community, Extension, Grid, Organisation,
 )
@@ -30,7 +31,18 @@ class OverdueCase:
     status: str
     priority: str
     stage_due_at: dt.datetime
-    late: dt.timedelta
+    late: clock.Badge          # how late, as the board's badge measures it (clock.lateness)
+    parked: bool = False
+
+    @property
+    def emergency(self) -> bool:
+        return self.priority == "emergency"
+
+
+def incomplete_late(at: dt.datetime):
+    """Not completed, and the whole-case due time passed before now or before the case was parked."""
+    return and_(Case.resolved_at.is_(None), Case.closed_at.is_(None), Case.due_at < at,
+                or_(Case.parked_at.is_(None), Case.due_at < Case.parked_at))
 
 
 class _Predicates:
@@ -45,20 +57,21 @@ class _Predicates:
         completion = func.coalesce(Case.resolved_at, Case.closed_at)
         self.due_in = and_(Case.due_at >= lo, Case.due_at < hi)
         self.on_time_ok = and_(self.due_in, completion <= Case.due_at)
-        self.on_time_late = and_(self.due_in, or_(completion > Case.due_at,
-                                                  and_(completion.is_(None), Case.due_at < at)))
-        self.overdue = and_(Case.status != "closed", Case.stage_due_at < at)
+        self.on_time_late = and_(self.due_in, or_(completion > Case.due_at, incomplete_late(at)))
+        self.overdue = clock.late_clause(at)
 
 
 def overdue_cases(user, scope, at, limit: int = OVERDUE_LIMIT) -> tuple[list[OverdueCase], int]:
-    """Open cases past their current stage's due time, most late first, and how many there are."""
-    cond = and_(covered(user, scope), Case.status != "closed", Case.stage_due_at < at)
+    """Open cases past their current stage's due time (the board's rule), most late first, and how many."""
+    cond = and_(covered(user, scope), clock.late_clause(at))
     total = db.session.scalar(select(func.count()).select_from(Case).where(cond)) or 0
     rows = db.session.execute(
-        select(Case.id, Case.number, Case.title, Case.status, Case.priority, Case.stage_due_at)
+        select(Case.id, Case.number, Case.title, Case.status, Case.priority, Case.stage_due_at, Case.parked_at)
         .where(cond).order_by(Case.stage_due_at, Case.id).limit(limit))
-    return [OverdueCase(i, number or "", title, status, prio, due, at - due)
-            for i, number, title, status, prio, due in rows], total
+    context = clock.badge_context() if total else None
+    return [OverdueCase(r.id, r.number or "", r.title, r.status, r.priority, r.stage_due_at,
+                        clock.lateness(r, at, context), r.parked_at is not None)
+            for r in rows], total
 
 
 def _events_in(period: Period, *conds) -> Select:
@@ -94,7 +107,8 @@ def figure_cases(user: access.Who, period: Period, scope: Scope, figure: str, *,
                    Category.name_zh.label("category"), Community.name.label("community"),
                    Grid.name.label("grid"), Building.name.label("building"), org.name.label("organisation"),
                    Case.created_at, Case.stage_due_at, Case.due_at, Case.resolved_at, Case.closed_at,
-                   Case.resolution, Case.satisfaction, Case.return_count, Case.extension_count).select_from(Case)
+                   Case.resolution, Case.satisfaction, Case.return_count, Case.extension_count,
+                   Case.parked_at).select_from(Case)
     return (query.join(Category, Category.id == Case.category_id).join(Community, Community.id == Case.community_id)
             .join(Grid, Grid.id == Case.grid_id).join(Building, Building.id == Case.building_id)
             .outerjoin(org, org.id == Case.assigned_org_id)

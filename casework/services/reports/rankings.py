@@ -10,7 +10,7 @@ from sqlalchemy import (
 
 from casework.extensions import db
 from casework.models import (
-    Category, Community, Grid, Organisation, User,
+    Building, Category, Community, Grid, Organisation, User,
 )
 from casework.services.reports.rates import Figures, figures
 
@@ -27,6 +27,8 @@ def group_labels(dim: str, keys, english: bool = False) -> dict:
     ids = [k for k in keys if k is not None]
     if dim == "community":
         rows = db.session.execute(select(Community.id, Community.name).where(Community.id.in_(ids)))
+    elif dim == "building":
+        rows = db.session.execute(select(Building.id, Building.name).where(Building.id.in_(ids)))
     elif dim == "grid":
         rows = db.session.execute(select(Grid.id, Grid.name).where(Grid.id.in_(ids)))
     elif dim == "category":

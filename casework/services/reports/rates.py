@@ -13,6 +13,7 @@ from casework.models import (
     Case,
 )
 from casework.models.cases import ReportTally
+from casework.services.reports.lists import incomplete_late
 from casework.services.reports.scope import Grouping, covered, covered_rollup, in_period, rollup_slices
 
 GOOD_SATISFACTION = ("satisfied", "basically_satisfied")
@@ -87,9 +88,7 @@ def live_figures(user, scope, period, at, grouping: Grouping) -> dict:
     for k, n in db.session.execute(unanswered):
         out[k] = out.get(k, Figures()) + Figures(response=Rate(0, n))
     # Not completed, and the whole-case due time (in the period) has passed: judged, late.
-    overdue = grouped(select(key, func.count()).where(
-        where, Case.resolved_at.is_(None), Case.closed_at.is_(None), in_period(Case.due_at, period),
-        Case.due_at < at))
+    overdue = grouped(select(key, func.count()).where(where, in_period(Case.due_at, period), incomplete_late(at)))
     for k, n in db.session.execute(overdue):
         out[k] = out.get(k, Figures()) + Figures(on_time=Rate(0, n))
     return out

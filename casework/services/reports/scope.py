@@ -20,10 +20,12 @@ from casework.services import tallies
 from casework.services.errors import NotFound
 from casework.timekeeping import now as clock_now
 
-DIMENSIONS = ("community", "grid", "leader", "organisation", "category")
-DIMENSION_LABELS = {"community": _l("社区"), "grid": _l("网格"), "leader": _l("楼栋长"),
+DIMENSIONS = ("community", "grid", "building", "leader", "organisation", "category")
+DIMENSION_LABELS = {"community": _l("社区"), "grid": _l("网格"), "building": _l("楼栋"), "leader": _l("楼栋长"),
                     "organisation": _l("承办单位"), "category": _l("类别")}
 SUPERVISOR_ROLES = ("community_supervisor", "subdistrict_supervisor")
+# Who picks a grid on the dashboard: supervisors among their community's grids, grid staff among theirs.
+GRID_PICKERS = SUPERVISOR_ROLES + ("grid_staff",)
 MAX_YEARS = 3
 
 
@@ -65,10 +67,21 @@ class Scope:
 
 
 def dimensions_for(user: User) -> tuple[str, ...]:
-    """Group-by choices: a handler ranks only places and categories of its own cases."""
+    """Group-by choices, each level below the user's own: a handler ranks only places and categories
+    of its own cases; grid staff see their grids by building; building leaders their buildings."""
     if user.role == "handler":
         return ("community", "grid", "category")
+    if user.role == "grid_staff":
+        return ("building", "grid", "leader", "organisation", "category")
+    if user.role == "building_leader":
+        return ("building", "organisation", "category")
     return DIMENSIONS
+
+
+def default_dimension(user: User) -> str:
+    """The grouping a user's dashboard opens with: one level below their own."""
+    return {"subdistrict_supervisor": "community", "grid_staff": "building",
+            "building_leader": "building"}.get(user.role, "grid")
 
 
 def communities_for(user: access.Who) -> list[Community]:
@@ -80,8 +93,8 @@ def communities_for(user: access.Who) -> list[Community]:
 
 
 def grids_for(user: access.Who) -> list[Grid]:
-    """Grids a supervisor may pick: those of their jurisdiction."""
-    if user.role not in SUPERVISOR_ROLES:
+    """Grids a supervisor or grid staff may pick: those of their jurisdiction."""
+    if user.role not in GRID_PICKERS:
         return []
     j = access.jurisdiction_of(user)
     return list(db.session.scalars(select(Grid).where(j.grids()).order_by(Grid.id)))
@@ -95,7 +108,7 @@ def check_scope(user: User, scope: Scope) -> Grid | None:
     grid = None
     if scope.grid_id is not None:
         grid = db.session.get(Grid, scope.grid_id)
-        if grid is None or grid.community_id not in allowed:
+        if grid is None or grid.id not in {g.id for g in grids_for(user)}:
             raise NotFound(_l("您要找的内容不存在，或不在您的辖区内。"))
     return grid
 
