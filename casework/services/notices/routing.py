@@ -9,7 +9,7 @@ import datetime as dt
 from sqlalchemy import bindparam, or_, select
 
 from casework.extensions import db
-from casework.models import Case, NoticeChannel, NoticePreference, NoticeSubscription
+from casework.models import Case, Community, NoticeChannel, NoticePreference, NoticeSubscription
 from casework.models.notices import PERSONAL_KINDS
 from casework.services.notices.content import NoticeFacts, render
 from casework.services.notices.outbox import enqueue
@@ -40,6 +40,19 @@ _GROUP_CHANNELS = select(NoticeChannel).where(
     or_(NoticeChannel.grid_id == bindparam("grid"), NoticeChannel.community_id == bindparam("community"),
         NoticeChannel.organisation_id == bindparam("organisation")),
 ).order_by(NoticeChannel.id)
+
+# The SMS gateway the admin chose for the residents of a community's subdistrict.
+_RESIDENT_CHANNEL = (
+    select(NoticeChannel.id)
+    .join(Community, Community.subdistrict_id == NoticeChannel.residents_subdistrict_id)
+    .where(Community.id == bindparam("community"), NoticeChannel.active.is_(True), NoticeChannel.kind == "sms")
+    .order_by(NoticeChannel.id).limit(1)
+)
+
+
+def resident_channel(community_id: int) -> int | None:
+    """The id of the residents' SMS channel of the community's subdistrict, or None."""
+    return db.session.scalar(_RESIDENT_CHANNEL, {"community": community_id})
 
 
 def facts_of(case: Case) -> NoticeFacts:
