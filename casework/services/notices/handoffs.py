@@ -23,33 +23,39 @@ def handlers(org_id: int | None) -> list[int]:
         User.organisation_id == org_id, User.role == "handler", User.active.is_(True)).order_by(User.id)))
 
 
-def receivers(case: Case, row: CaseEvent) -> tuple[str, list[int], bool]:
-    """(kind, users, whether the organisation's group hears of it) for the case's new holder."""
+def receivers(case: Case, row: CaseEvent) -> tuple[str, str, int | None, bool]:
+    """(kind, who receives, whose (their building, organisation or grid), whether the organisation's
+    group hears of it) for the case's new holder; `who` names a statement of routing.PEOPLE."""
     event, target = row.event, row.to_status
     if event == "dispatch":
-        return "handoff", building_leaders(case), False
+        return "handoff", "building_leaders", case.building_id, False
     if event in ("dispatch_handler", "hand_on"):
-        return "handoff_org", handlers(case.assigned_org_id), True
+        return "handoff_org", "handlers", case.assigned_org_id, True
     if event == "return_case":
-        users = building_leaders(case) if target == "building_leader" else escalation.grid_staff_of(case)
-        return "returned", users, False
+        if target == "building_leader":
+            return "returned", "building_leaders", case.building_id, False
+        return "returned", "grid_staff", case.grid_id, False
     if event == "reopen":
         if target == "handling":
-            return "reopened", handlers(case.assigned_org_id), True
-        return "reopened", escalation.grid_staff_of(case), False
+            return "reopened", "handlers", case.assigned_org_id, True
+        return "reopened", "grid_staff", case.grid_id, False
     if event in ("report_done", "resolve"):
-        return "callback", escalation.grid_staff_of(case), False
-    return "", [], False
+        return "callback", "grid_staff", case.grid_id, False
+    return "", "", None, False
 
 
 def after_transition(actor: User | None, case: Case, row: CaseEvent) -> None:
-    """Tell whoever the transition handed the case to (never the actor themself)."""
-    kind, users, org_group = receivers(case, row)
+    """Tell whoever the transition handed the case to (never the actor themself).
+
+    Two reads at most: the receivers with their channels and settings (one statement), and the
+    case's names with its organisation's robots (one statement; or the names alone when needed)."""
+    kind, who, ref_id, org_group = receivers(case, row)
     if not kind:
         return
     key = f"ev{row.id}"
-    users = [u for u in users if actor is None or u != actor.id]
-    if users:
-        escalation.notify(users, case, kind, key)
+    people = routing.recipients(who, ref_id)
     if org_group:
         routing.to_groups(case, kind, key, ("organisation",))
+    users = sorted({r.user_id for r in people if actor is None or r.user_id != actor.id})
+    if users:
+        escalation.notify(users, case, kind, key, recipients=people)
