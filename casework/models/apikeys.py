@@ -35,9 +35,12 @@ class ApiKey(db.Model):
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Status pushes to the client: a signed generic-webhook channel of its own (URL + secret).
+    webhook_channel_id: Mapped[int | None] = mapped_column(ForeignKey("notice_channel.id", ondelete="SET NULL"))
 
     communities: Mapped[list["Community"]] = relationship(secondary=api_key_communities)  # noqa: F821
     created_by: Mapped["User | None"] = relationship()  # noqa: F821
+    webhook_channel: Mapped["NoticeChannel | None"] = relationship()  # noqa: F821
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix})"

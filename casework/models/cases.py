@@ -118,6 +118,10 @@ class Case(db.Model):
     unit: Mapped[str] = mapped_column(String(60), default="")
     reporter_name: Mapped[str | None] = mapped_column(String(60))
     reporter_phone: Mapped[str | None] = mapped_column(String(20))
+    # The resident's consent to a text message on each public status change (report form, PIPL):
+    # when it was given and the exact words they agreed to. None: no texts are ever sent.
+    sms_consent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    sms_consent_text: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(20), default="reported")
     assigned_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     returned_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))

@@ -38,6 +38,9 @@ class NoticeChannel(db.Model):
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="SET NULL"),
                                                         index=True)
+    # An SMS gateway the admin chose as this subdistrict's channel for residents' status texts.
+    residents_subdistrict_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subdistrict.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
 
     community: Mapped["Community | None"] = relationship()  # noqa: F821

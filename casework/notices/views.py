@@ -120,6 +120,7 @@ def channel_form(channel_id: int | None = None):
     return render_page("notices/channel_form.html", ch=ch, kind=kind, spec=REGISTRY[kind], errors=errors,
                            form=request.form if request.method == "POST" else None,
                            bindings=notice_admin.bindings(), mask=notice_admin.mask,
+                           subdistricts=notice_admin.subdistricts(),
                            binding=notice_admin.binding_of(ch) if ch else ""), status
 
 

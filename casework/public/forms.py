@@ -34,6 +34,7 @@ def report_values(form: MultiDict) -> dict:
         "reporter_name": _text(form, "reporter_name"),
         "reporter_phone": _text(form, "reporter_phone"),
         "consent": form.get("consent") in ("1", "on", "yes", "y"),
+        "sms_consent": form.get("sms_consent") in ("1", "on", "yes", "y"),
     }
 
 

@@ -93,7 +93,8 @@ def _form_page(values: dict, errors: dict, status: int = 200):
     return render_template(
         "public/report.html", values=values, errors=errors, communities=residents.communities(),
         buildings=residents.buildings(values.get("community_id")), categories=residents.categories(),
-        max_photos=photos.MAX_PHOTOS, retention_days=current_app.config["RETENTION_DAYS"]), status
+        max_photos=photos.MAX_PHOTOS, retention_days=current_app.config["RETENTION_DAYS"],
+        sms_consent_text=residents.sms_consent_text()), status
 
 
 @bp.route("/report", methods=["GET", "POST"])

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from casework.extensions import db
-from casework.models import ApiKey, Community, Setting, User
+from casework.models import ApiKey, Community, NoticeChannel, Setting, User
 from casework.services import audit
 from casework.services.errors import Invalid, NotFound
 from casework.timekeeping import now
@@ -106,7 +106,8 @@ def revoke_key(actor: User | None, key_id: int | None = None, *, prefix: str = "
 
 def list_keys() -> list[ApiKey]:
     """Every key, newest first, with its communities (for the admin page)."""
-    return list(db.session.scalars(select(ApiKey).options(selectinload(ApiKey.communities))
+    return list(db.session.scalars(select(ApiKey).options(selectinload(ApiKey.communities),
+                                                          selectinload(ApiKey.webhook_channel))
                                    .order_by(ApiKey.id.desc())))
 
 
@@ -153,6 +154,54 @@ def public_reads() -> bool:
     """Whether GeoReport reads are allowed without a key (the admin's switch; off by default)."""
     row = db.session.get(Setting, PUBLIC_READS)
     return row is not None and row.value == "1"
+
+
+WEBHOOK_URL_MAX = 500
+
+
+def set_webhook(actor: User | None, key_id: int, *, url: str, secret: str = "", address: str = "") -> str | None:
+    """Register (or change, or with an empty URL remove) the key's status webhook: a signed generic
+    webhook channel of its own, through which each status change of the cases the key created is
+    pushed (services/notices/updates). Returns a generated secret to show once, else None.
+
+    A secret left blank keeps the saved one, or is generated for a new webhook.
+    """
+    key = db.session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(_l("没有找到这个密钥。"))
+    url, secret = (url or "").strip(), (secret or "").strip()
+    channel = key.webhook_channel
+    if not url:
+        if channel is not None:
+            channel.active = False
+            key.webhook_channel = None
+            audit.record("apikey.webhook", actor=actor, obj=f"api_key:{key.prefix}", address=address,
+                         details={"removed": True})
+        return None
+    errors = {}
+    if not url.startswith(("http://", "https://")) or len(url) > WEBHOOK_URL_MAX or any(c.isspace() for c in url):
+        errors["webhook_url"] = _l("请填写以 http:// 或 https:// 开头的地址（不超过 500 字符）。")
+    if secret and not 16 <= len(secret) <= 200:
+        errors["webhook_secret"] = _l("签名密钥需 16 到 200 个字符；留空则自动生成。")
+    if errors:
+        raise Invalid(_l("请检查填写的内容。"), errors)
+    generated, typed = None, bool(secret)
+    if not secret:
+        secret = (channel.config or {}).get("secret", "") if channel is not None else ""
+        if not secret:
+            secret = generated = secrets.token_urlsafe(24)
+    if channel is None:
+        channel = NoticeChannel(kind="webhook", rate_per_minute=600, max_attempts=8, created_at=now())
+        db.session.add(channel)
+        key.webhook_channel = channel
+    channel.name = str(_l("Open311 回调 · %(name)s", name=key.name))[:80]
+    channel.config = {"url": url, "secret": secret}
+    channel.active = True
+    db.session.flush()
+    audit.record("apikey.webhook", actor=actor, obj=f"api_key:{key.prefix}", address=address,
+                 details={"url": url.split("?", 1)[0][:120], "new_secret": typed or generated is not None})
+    log.info("api key %s webhook set by %s", key.prefix, actor.username if actor else "cli")
+    return generated
 
 
 def set_public_reads(actor: User | None, enabled: bool, address: str = "") -> None:

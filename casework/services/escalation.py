@@ -103,27 +103,31 @@ class Directory:
         return self.subdistrict_sup
 
 
-def notify(user_ids: list[int], case: Case, kind: str, level_key: str, **values) -> int:
+def notify(user_ids: list[int], case: Case, kind: str, level_key: str, *, recipients=None, **values) -> int:
     """Create one notice per user (the unique key keeps a second sweep from repeating it), and queue
     the same notice on each user's own channels (services/notices; in this transaction).
 
-    `values` fill the message's own placeholders besides the case's number and title.
+    `values` fill the message's own placeholders besides the case's number and title; `recipients`
+    are the users' addresses and settings when the caller read them already (routing.recipients).
     """
     from casework.services.notices import routing
     message = str(MESSAGES[kind] % {**values, "number": case.number, "title": case.title})[:300]
     for user_id in set(user_ids):
         db.session.add(Notification(user_id=user_id, case_id=case.id, kind=kind, level_key=level_key,
                                     message=message, created_at=now()))
-    routing.to_people(user_ids, case, kind, level_key, **values)
+    routing.to_people(user_ids, case, kind, level_key, recipients=recipients, **values)
     return len(set(user_ids))
 
 
 def grid_staff_of(case: Case) -> list[int]:
     """The active grid staff of the case's grid: the people residents' news goes to."""
-    return list(db.session.scalars(
-        select(User.id).join(user_grids, user_grids.c.user_id == User.id)
-        .where(user_grids.c.grid_id == case.grid_id, User.role == "grid_staff", User.active.is_(True))
-        .order_by(User.id)))
+    return list(db.session.scalars(grid_staff_query(case).order_by(User.id)))
+
+
+def grid_staff_query(case: Case):
+    """The same people as a statement (to be read together with their notice settings)."""
+    return (select(User.id).join(user_grids, user_grids.c.user_id == User.id)
+            .where(user_grids.c.grid_id == case.grid_id, User.role == "grid_staff", User.active.is_(True)))
 
 
 def due_levels(case: Case, at: dt.datetime, supervise_after: float, escalate_after: float,

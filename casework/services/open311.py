@@ -151,6 +151,16 @@ def parse_filter(args: dict) -> RequestFilter:
 
 def _row_query(subdistrict: Subdistrict, communities: set[int] | None) -> Select:
     """The columns a public request shows, one row per case, limited to the key's communities."""
+    query = _row_select()
+    ids = community_ids_of(subdistrict)
+    if communities is not None:
+        ids = [i for i in ids if i in communities]
+    return query.where(Case.community_id.in_(ids) if len(ids) != 1 else Case.community_id == ids[0]) if ids \
+        else query.where(False)
+
+
+def _row_select() -> Select:
+    """The columns a public request shows, one row per case."""
     org = aliased(Organisation)
     query = (select(Case.id, Case.number, Case.status, Case.resolution, Case.created_at, Case.updated_at,
                     Case.due_at, Category.code, Category.name_zh, Category.name_en, org.name.label("org_name"),
@@ -161,11 +171,7 @@ def _row_query(subdistrict: Subdistrict, communities: set[int] | None) -> Select
              .join(Community, Community.id == Case.community_id)
              .join(Building, Building.id == Case.building_id)
              .outerjoin(org, org.id == Case.assigned_org_id))
-    ids = community_ids_of(subdistrict)
-    if communities is not None:
-        ids = [i for i in ids if i in communities]
-    return query.where(Case.community_id.in_(ids) if len(ids) != 1 else Case.community_id == ids[0]) if ids \
-        else query.where(False)
+    return query
 
 
 def community_ids_of(subdistrict: Subdistrict) -> list[int]:
@@ -208,6 +214,12 @@ def get_request(subdistrict: Subdistrict, key: ApiKey | None, number: str, lang:
     row = db.session.execute(_row_query(subdistrict, apikeys.community_ids(key)).where(Case.number == number)).first()
     if row is None:
         raise Open311Error(404, "service_request_id provided was not found")
+    return _answer([row], lang)[0]
+
+
+def request_of_case(case_id: int, lang: str) -> dict:
+    """One case as GeoReport shows it (a status push: the same fields and words as GET requests/{id})."""
+    row = db.session.execute(_row_select().where(Case.id == case_id)).one()
     return _answer([row], lang)[0]
 
 

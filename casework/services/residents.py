@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from casework import access
 from casework.extensions import db
-from casework.models import Attachment, Building, Case, CaseEvent, Category, Community, Grid, User
+from casework.models import Attachment, Building, Case, CaseEvent, Category, Community, Grid, OutboxMessage, User
 from casework.services import audit, escalation, intake, photos, transitions
 from casework.services.errors import Invalid, NotFound, Refused, ServiceError
 from casework.services.numbering import TRACKING_ALPHABET, TRACKING_LENGTH
@@ -35,6 +35,16 @@ DUPLICATE_WINDOW = dt.timedelta(days=7)
 # from the tracking page (each upload at most photos.MAX_PHOTOS, like the report form).
 MAX_RESIDENT_PHOTOS = 6
 _CODE_RE = re.compile(f"^[{TRACKING_ALPHABET}]{{{TRACKING_LENGTH}}}$")
+# The optional consent to status texts, as the report form shows it; the case keeps the words agreed to.
+SMS_CONSENT = _l("我同意在事项办理进度变化时接收短信通知。短信只含事项编号、办理进度和查询链接，发送到上面填写的手机号码；"
+                 "不同意也不影响办理。事项办结满 %(days)d 天后号码将被删除。")
+# The outbox rows of residents' status texts (services/notices/updates.RESIDENT_KIND).
+RESIDENT_TEXT_KIND = "resident_status"
+
+
+def sms_consent_text() -> str:
+    """The consent's words in the current language, as shown on the form and stored with the case."""
+    return str(SMS_CONSENT % {"days": current_app.config["RETENTION_DAYS"]})[:300]
 
 
 # Reporting -------------------------------------------------------------------------------------
@@ -121,6 +131,8 @@ def submit_report(values: dict, uploads: list) -> Case:
         category_id=values["category_id"], building_id=values["building_id"], unit=values.get("unit", ""),
         channel="web", reporter_name=values["reporter_name"], reporter_phone=values["reporter_phone"],
         actor_label="resident")
+    if values.get("sms_consent"):  # optional: recorded with its time and the words agreed to (PIPL)
+        case.sms_consent_at, case.sms_consent_text = now(), sms_consent_text()
     photos.attach(case, cleaned, stage="before", uploaded_by=None)
     return case
 
@@ -336,6 +348,12 @@ def purge_personal_data(retention_days: int, *, at: dt.datetime | None = None) -
         update(Case)
         .where(*old, or_(Case.reporter_name.is_not(None), Case.reporter_phone.is_not(None)))
         .values(reporter_name=None, reporter_phone=None))
+    # The same number sits in the outbox rows of the resident's status texts: the undelivered ones go
+    # (they can no longer be sent), the sent ones keep their record without the number.
+    purged_ids = select(Case.id).where(*old).scalar_subquery()
+    texts = (OutboxMessage.kind == RESIDENT_TEXT_KIND, OutboxMessage.case_id.in_(purged_ids))
+    db.session.execute(delete(OutboxMessage).where(*texts, OutboxMessage.status.in_(("pending", "held", "dead"))))
+    db.session.execute(update(OutboxMessage).where(*texts, OutboxMessage.destination != "").values(destination=""))
     erased = list(db.session.scalars(select(Attachment).join(Case).where(*old, Attachment.stage == "before")))
     for att in erased:
         db.session.delete(att)

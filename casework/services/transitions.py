@@ -13,7 +13,7 @@ from casework.numbers import as_id
 from casework.models import Case, CaseEvent, Organisation, User
 from casework.services.clock import end_stage, start_stage
 from casework.services import tallies
-from casework.services.notices import handoffs
+from casework.services.notices import handoffs, updates
 from casework.services.errors import Invalid, Refused, Stale
 from casework.services.queries import handler_choices
 from casework.timekeeping import now
@@ -132,6 +132,7 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
     tallies.record(case, before, row)
     observability.note_transition(db.session(), event)  # counted in /metrics once this commits
     handoffs.after_transition(actor, case, row)  # the receiver hears of it (outbox, same transaction)
+    updates.after_transition(actor, case, row)  # the resident's text, the API client's push (same)
     log.info("case %s: %s %s -> %s by %s", case.number, event, source, case.status,
              actor.username if actor else actor_label)
     return row

@@ -11,6 +11,7 @@ from flask_login import current_user
 from casework import access
 from casework.extensions import db
 from casework.services import apikeys, residents
+from casework.services.notices import admin as notice_admin
 from casework.services.errors import Invalid, NotFound
 from casework.timekeeping import now
 from casework.ui import guard, render_page
@@ -27,10 +28,12 @@ def _no_store(response):
     return response
 
 
-def _page(values: dict | None = None, errors: dict | None = None, issued=None, status: int = 200):
+def _page(values: dict | None = None, errors: dict | None = None, issued=None, status: int = 200,
+          hook: dict | None = None):
+    """The key page; `hook` is the webhook form of one key (its id, typed values, errors, a new secret)."""
     return render_page("open311/keys.html", keys=apikeys.list_keys(), communities=residents.communities(),
                            values=values or {}, errors=errors or {}, issued=issued, now=now(),
-                           public_reads=apikeys.public_reads()), status
+                           public_reads=apikeys.public_reads(), hook=hook or {}, mask=notice_admin.mask), status
 
 
 def _expiry(raw: str) -> dt.datetime | None:
@@ -72,6 +75,24 @@ def revoke(key_id: int):
     except NotFound:
         abort(404)
     db.session.commit()
+    return redirect(url_for("open311_admin.keys"), 303)
+
+
+@bp.route("/<int:key_id>/webhook", methods=["POST"])
+def webhook(key_id: int):
+    """Register, change or (empty address) remove the key's status webhook; a generated secret is shown once."""
+    url, secret = request.form.get("webhook_url", ""), request.form.get("webhook_secret", "")
+    try:
+        generated = apikeys.set_webhook(current_user, key_id, url=url, secret=secret,
+                                        address=request.remote_addr or "")
+    except NotFound:
+        abort(404)
+    except Invalid as exc:
+        db.session.rollback()
+        return _page(hook={"key_id": key_id, "url": url, "errors": exc.errors}, status=422)
+    db.session.commit()
+    if generated:
+        return _page(hook={"key_id": key_id, "secret": generated})
     return redirect(url_for("open311_admin.keys"), 303)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from casework.extensions import db
 from casework.models import (
-    Community, Grid, NoticeChannel, NoticePreference, NoticeSubscription, Organisation, OutboxMessage, User,
+    Community, Grid, Subdistrict, NoticeChannel, NoticePreference, NoticeSubscription, Organisation, OutboxMessage, User,
 )
 from casework.models.cases import mask_phone
 from casework.models.notices import CHANNEL_KINDS, PERSONAL_KINDS
@@ -80,6 +80,11 @@ def bindings() -> list[tuple[str, str, list[tuple[str, str]]]]:
     ]
 
 
+def subdistricts() -> list[tuple[int, str]]:
+    """The choices for an SMS gateway's "residents' status texts of" setting."""
+    return [(sd.id, sd.name) for sd in db.session.scalars(select(Subdistrict).order_by(Subdistrict.id))]
+
+
 def binding_of(ch: NoticeChannel) -> str:
     for name in ("community", "grid", "organisation"):
         value = getattr(ch, f"{name}_id")
@@ -124,6 +129,12 @@ def save_channel(actor: User, ch: NoticeChannel | None, form) -> NoticeChannel:
             errors["binding"] = _l("请选择要绑定的社区、网格或单位。")
         else:
             bound[f"{scope}_id"] = int(raw_id)
+    residents = None  # the subdistrict whose residents' status texts go through this SMS gateway
+    raw_sd = (form.get("residents_subdistrict") or "").strip()
+    if raw_sd and kind == "sms":
+        residents = int(raw_sd) if raw_sd.isdigit() and db.session.get(Subdistrict, int(raw_sd)) else None
+        if residents is None:
+            errors["residents_subdistrict"] = _l("请选择街道。")
     old = dict(ch.config or {}) if ch is not None else {}
     config: dict = {}
     for field in REGISTRY[kind].fields:
@@ -151,6 +162,11 @@ def save_channel(actor: User, ch: NoticeChannel | None, form) -> NoticeChannel:
     ch.active = bool(form.get("active"))
     for column, value in bound.items():
         setattr(ch, column, value)
+    if residents is not None:  # one residents' channel per subdistrict: this one replaces any other
+        for other in db.session.scalars(select(NoticeChannel).where(
+                NoticeChannel.residents_subdistrict_id == residents, NoticeChannel.id != ch.id)):
+            other.residents_subdistrict_id = None
+    ch.residents_subdistrict_id = residents
     db.session.flush()
     log.info("notice channel %s (%s) saved by %s", ch.id, kind, actor.username)
     return ch

@@ -90,15 +90,24 @@ def scrub(text: str) -> str:
     return PHONE_RE.sub(lambda m: "*" * len(m.group(0)), text)
 
 
-def case_link(case_id: int) -> str:
-    """The absolute address of the case page, on NOTICE_BASE_URL (what people tap in the group)."""
+def _url_adapter():
     adapter = current_app.extensions.get("notice_url_adapter")
     if adapter is None:
         from urllib.parse import urlsplit
         base = urlsplit(current_app.config.get("NOTICE_BASE_URL") or "http://localhost:5000")
         adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
         current_app.extensions["notice_url_adapter"] = adapter
-    return adapter.build("cases.detail", {"case_id": case_id}, force_external=True)
+    return adapter
+
+
+def case_link(case_id: int) -> str:
+    """The absolute address of the case page, on NOTICE_BASE_URL (what people tap in the group)."""
+    return _url_adapter().build("cases.detail", {"case_id": case_id}, force_external=True)
+
+
+def track_link(code: str) -> str:
+    """The resident's tracking page on NOTICE_BASE_URL (only ever sent to the resident's own phone)."""
+    return _url_adapter().build("public.track", {"code": code}, force_external=True)
 
 
 def render(kind: str, facts: NoticeFacts, locale: str = "zh_Hans_CN", **values) -> dict:

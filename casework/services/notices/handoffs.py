@@ -12,22 +12,34 @@ KIND = {"dispatch": "handoff", "dispatch_handler": "handoff_org", "hand_on": "ha
         "return_case": "returned", "reopen": "reopened", "report_done": "callback", "resolve": "callback"}
 
 
-def receivers(case: Case, row: CaseEvent) -> tuple[str, list[int], bool]:
-    """(kind, users, whether the organisation's group hears of it) for the case's new holder."""
+# escalation.holder_role says whose stage a status is; routing.PEOPLE reads that kind of user in one statement.
+_PEOPLE_OF = {"building_leader": ("building_leaders", "building_id"), "handler": ("handlers", "assigned_org_id"),
+              "grid_staff": ("grid_staff", "grid_id")}
+
+
+def receivers(case: Case, row: CaseEvent) -> tuple[str, str, int | None, bool]:
+    """(kind, who receives, whose (their building, organisation or grid), whether the organisation's
+    group hears of it) for the case's new holder; `who` names a statement of routing.PEOPLE."""
     kind = KIND.get(row.event, "")
     if not kind:
-        return "", [], False
-    return kind, escalation.holders(case, row.to_status), escalation.holder_role(row.to_status) == "handler"
+        return "", "", None, False
+    role = escalation.holder_role(row.to_status)
+    who, attribute = _PEOPLE_OF[role]
+    return kind, who, getattr(case, attribute), role == "handler"
 
 
 def after_transition(actor: User | None, case: Case, row: CaseEvent) -> None:
-    """Tell whoever the transition handed the case to (never the actor themself)."""
-    kind, users, org_group = receivers(case, row)
+    """Tell whoever the transition handed the case to (never the actor themself).
+
+    Two reads at most: the receivers with their channels and settings (one statement), and the
+    case's names with its organisation's robots (one statement; or the names alone when needed)."""
+    kind, who, ref_id, org_group = receivers(case, row)
     if not kind:
         return
     key = f"ev{row.id}"
-    users = [u for u in users if actor is None or u != actor.id]
-    if users:
-        escalation.notify(users, case, kind, key)
+    people = routing.recipients(who, ref_id)
     if org_group:
         routing.to_groups(case, kind, key, ("organisation",))
+    users = sorted({r.user_id for r in people if actor is None or r.user_id != actor.id})
+    if users:
+        escalation.notify(users, case, kind, key, recipients=people)
