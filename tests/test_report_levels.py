@@ -17,7 +17,6 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from case_steps import parse
-from casework.extensions import db
 from casework.models import Building, Case, CaseEvent, Category, Community, Grid, Organisation, Subdistrict, User
 from casework.services import reports, tallies
 from casework.services.reports import Period, Scope
