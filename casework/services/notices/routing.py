@@ -5,7 +5,6 @@ transaction; nothing is sent from here."""
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import NamedTuple
 
 from sqlalchemy import and_, bindparam, or_, select
@@ -52,6 +51,7 @@ _RESIDENT_CHANNEL = (
 def resident_channel(community_id: int) -> int | None:
     """The id of the residents' SMS channel of the community's subdistrict, or None."""
     return db.session.scalar(_RESIDENT_CHANNEL, {"community": community_id})
+
 
 # Who receives a hand-off, with their personal channels and settings, in ONE statement per kind of
 # receiver: a user with no subscription is one row with NULL address; NULL language = no settings.
