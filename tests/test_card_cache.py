@@ -17,6 +17,7 @@ import time_machine
 from flask import render_template
 from sqlalchemy import update
 
+from case_steps import parse
 from test_boards import at_handler, card_html, card_ids, columns, version_of, wanjia
 from casework.boards import cards
 from casework.boards.views import card_words
@@ -28,7 +29,7 @@ from casework.models import Building, Case, Category
 CN = ZoneInfo("Asia/Shanghai")
 CACHE = "casework_card_cache"  # the cache's key in app.extensions
 ROOMY = 1000  # a cache size with room for a whole board (6 columns of 50 cards)
-AGE_RE = re.compile(r'<span class="sr-only">[^<]*</span>([^<]*)</span>')
+AGE_RE = re.compile(r'<span class="kage"><span[^>]*></span>已报 ([^<]*)</span>')
 VERSION_RE = re.compile(r'data-version="(\d+)"')
 DUE_RE = re.compile(r'data-due-state="(\w+)"[^>]*>(?:<span[^>]*></span>)?([^<]*)</span>')
 
@@ -315,6 +316,25 @@ def test_a_card_renders_from_its_facts_alone(app):
     assert 'hx-get="/c/7?actions=all"' in html
 
 
+def test_reopen_mark_done_note_and_after_thumbnail_render_from_the_facts(app):
+    """A reopened case shows 重办 and the resident's reason; a call-back card the done note and the
+    "after" thumbnail; the age is labelled (issue #10 §5: 2, 6, 9)."""
+    with app.test_request_context("/board/"):
+        words = card_words("grid_staff")
+        reopened = render_template("boards/_card.html", W=words, facts=_facts(quote=("reopen", "水管还在漏")))
+        callback = render_template("boards/_card.html", W=words, facts=_facts(
+            quote=("done", "已更换阀门"), after_photo=11,
+            links=_facts().links._replace(thumb="/cases/7/photos/11/thumb")))
+    page = parse(reopened)
+    assert page.find(class_="ktag ktag-reopen").text == "重办"
+    assert "居民反馈：水管还在漏" in page.find("p", class_="kcard-reopen").text
+    assert page.find(class_="kage").text == "已报 3小时"
+    done = parse(callback).find(class_="kcard-done")
+    assert "办结说明：已更换阀门" in done.text
+    assert done.find("img").get("src") == "/cases/7/photos/11/thumb" and done.find("img").get("alt") == "完工照片"
+    assert parse(callback).find("p", class_="kcard-reopen") is None
+
+
 def test_the_cache_key_is_the_facts(app):
     """Facts equal → one key; any fact changed (what this viewer may do included) → another key.
 
@@ -324,7 +344,7 @@ def test_the_cache_key_is_the_facts(app):
     assert base == _facts(links=None) and hash(base) == hash(_facts(links=None))
     changed = dict(id=8, version=4, number="X", title="别的", priority="normal", column="triage", category="c",
                    building="b", unit="u", organisation="", age="4小时", return_count=0, due=None,
-                   events=("sign",), moves=(), pick=None)
+                   events=("sign",), moves=(), pick=None, quote=("reopen", "还是漏水"), after_photo=5)
     assert set(changed) == {f for f in cards.CardFacts.__dataclass_fields__ if f != "links"}
     for name, value in changed.items():
         assert _facts(**{name: value}) != base, name

@@ -46,6 +46,10 @@ def card_words(role: str, at=None) -> SimpleNamespace:
         "priority": {k: str(v) for k, v in L.PRIORITY.items()},
         "column": {c.key: str(c.label) for c in boards.COLUMNS.get(role, ())},
         "pick": _("选择"), "move_to": _("移到…"), "more": _("更多…"), "reported_at": _("上报时间"),
+        # The card's age, labelled (beside the due badge's own overdue figure).
+        "age_label": _("已报 %(age)s", age="%s"),
+        "reopened": _("重办"), "reopen_reason": _("居民反馈："), "done_note": _("办结说明："),
+        "after_photo": _("完工照片"),
         "returned": _("退回 %(n)s 次", n="%d"),
         "age": ui.age_words(at),
         "due": DueViews(at),
