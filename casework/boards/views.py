@@ -139,18 +139,23 @@ def fire_event(case_id: int, event: str):
                        target=data.get("to") or None)
     except Invalid as exc:
         db.session.rollback()
-        response = render_card(case, status=422, form_event=event, errors=exc.errors, values=data)
+        response = render_card(case, status=exc.status, form_event=event, errors=exc.errors, values=data)
         return response
     except ServiceError as exc:
         db.session.rollback()
         return refused(exc)
-    return moved(case)
+    return moved(case, event)
 
 
-def moved(case):
-    """Commit the move; the card re-renders and the board refreshes its columns and counts."""
+def moved(case, event: str):
+    """Commit the move; the card re-renders, a short confirmation names the case and where it went
+    (with a link: on a phone the card may now sit in a column off-screen), and the board refreshes."""
     db.session.commit()
     response = render_card(case)
+    column = boards.column_of(jurisdiction(), case)
+    place = str(boards.column_label(jurisdiction(), column)) if column else str(L.STATUS[case.status])
+    response.set_data(response.get_data(as_text=True) + render_template(
+        "boards/_toast.html", case=case, event=event, place=place, on_board=column is not None))
     response.headers["HX-Trigger"] = "board-refresh"
     return response
 
@@ -171,7 +176,7 @@ def move(case_id: int):
     except ServiceError as exc:
         db.session.rollback()
         return refused(exc)
-    return moved(case)
+    return moved(case, event)
 
 
 @bp.route("/bulk/sign", methods=["POST"])
