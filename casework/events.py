@@ -31,8 +31,9 @@ __all__ = [
 
 # The inputs an event may ask for (beyond the version the user saw):
 #   note: free text; reason: a coded reason (+ note); organisation: the handler to send to;
-#   duplicate_of: the case number that carries on; satisfaction: the call-back's rating.
-INPUTS = ("note", "reason", "organisation", "duplicate_of", "satisfaction")
+#   duplicate_of: the case number that carries on; satisfaction: the call-back's rating;
+#   photos: optional "after" photos sent with the same form (stored with the event, or nothing is).
+INPUTS = ("note", "reason", "organisation", "duplicate_of", "satisfaction", "photos")
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ SPECS: tuple[EventSpec, ...] = (
         (BoardMove(HANDLER, "to_sign", "in_progress"),), effect=_accept,
     ),
     EventSpec(
-        "report_done", ("note",), {"handling": HANDLER},
+        "report_done", ("note", "photos"), {"handling": HANDLER},
         _lp("timeline", "办结反馈"), _lp("button", "办结反馈"), _l("已处理完毕，待确认"),
         (BoardMove(HANDLER, "to_sign", "done"), BoardMove(HANDLER, "in_progress", "done")),
         effect=_resolved,

@@ -105,8 +105,13 @@ def case_panel_context(user, case: Case) -> dict:
 
 
 def form_data() -> dict:
-    """The posted form as a plain dict of first values."""
-    return {k: request.form.get(k) for k in request.form}
+    """The posted form as a plain dict of first values; chosen photos (non-empty file parts named
+    "photos") as a list under "photos", for an event that takes them (办结反馈)."""
+    data = {k: request.form.get(k) for k in request.form}
+    chosen = [f for f in request.files.getlist("photos") if f is not None and (f.filename or "").strip()]
+    if chosen:
+        data["photos"] = chosen
+    return data
 
 
 def _fmt_dt(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -314,6 +314,25 @@ def test_a_card_renders_from_its_facts_alone(app):
     assert 'hx-get="/c/7?actions=all"' in html
 
 
+def test_reopen_mark_done_note_and_after_thumbnail_render_from_the_facts(app):
+    """A reopened case shows 重办 and the resident's reason; a call-back card the done note and the
+    "after" thumbnail; the age is labelled (issue #10 §5: 2, 6, 9)."""
+    with app.test_request_context("/board/"):
+        words = card_words("grid_staff")
+        reopened = render_template("boards/_card.html", W=words, facts=_facts(quote=("reopen", "水管还在漏")))
+        callback = render_template("boards/_card.html", W=words, facts=_facts(
+            quote=("done", "已更换阀门"), after_photo=11,
+            links=_facts().links._replace(thumb="/cases/7/photos/11/thumb")))
+    page = parse(reopened)
+    assert page.find(class_="ktag ktag-reopen").text == "重办"
+    assert "居民反馈：水管还在漏" in page.find("p", class_="kcard-reopen").text
+    assert page.find(class_="kage").text == "已报 3小时"
+    done = parse(callback).find(class_="kcard-done")
+    assert "办结说明：已更换阀门" in done.text
+    assert done.find("img").get("src") == "/cases/7/photos/11/thumb" and done.find("img").get("alt") == "完工照片"
+    assert parse(callback).find("p", class_="kcard-reopen") is None
+
+
 def test_the_cache_key_is_the_facts(app):
     """Facts equal → one key; any fact changed (what this viewer may do included) → another key.
 
@@ -323,7 +342,7 @@ def test_the_cache_key_is_the_facts(app):
     assert base == _facts(links=None) and hash(base) == hash(_facts(links=None))
     changed = dict(id=8, version=4, number="X", title="别的", priority="normal", column="triage", category="c",
                    building="b", unit="u", organisation="", age="4小时", return_count=0, due=None,
-                   events=("sign",), moves=(), pick=None)
+                   events=("sign",), moves=(), pick=None, quote=("reopen", "还是漏水"), after_photo=5)
     assert set(changed) == {f for f in cards.CardFacts.__dataclass_fields__ if f != "links"}
     for name, value in changed.items():
         assert _facts(**{name: value}) != base, name

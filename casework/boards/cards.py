@@ -81,13 +81,15 @@ def cache() -> CardCache:
 
 
 class Links(NamedTuple):
-    """A card's URLs (boards.move, cases.detail, boards.card; per event boards.fire_event / event_form)."""
+    """A card's URLs (boards.move, cases.detail, boards.card; per event boards.fire_event / event_form;
+    the "after" thumbnail, public_staff.thumb, when the card shows one)."""
 
     move: str
     detail: str
     card: str
     fire: dict[str, str]
     form: dict[str, str]
+    thumb: str | None = None
 
 
 class CardLinks:
@@ -113,11 +115,22 @@ class CardLinks:
             pattern = self._patterns[key] = (head, tail)
         return f"{pattern[0]}{case_id}{pattern[1]}"
 
-    def __call__(self, case_id: int, events: list[str]) -> Links:
+    def _thumb(self, case_id: int, photo_id: int) -> str:
+        # Two variable parts (the case and the photo): the pattern is split around both marks.
+        pattern = self._patterns.get(("thumb", None))
+        if pattern is None:
+            url = url_for("public_staff.thumb", case_id=self._MARK, attachment_id=self._MARK + 1)
+            head, _, rest = url.partition(str(self._MARK))
+            middle, _, tail = rest.partition(str(self._MARK + 1))
+            pattern = self._patterns[("thumb", None)] = (head, middle, tail)
+        return f"{pattern[0]}{case_id}{pattern[1]}{photo_id}{pattern[2]}"
+
+    def __call__(self, case_id: int, events: list[str], photo_id: int | None = None) -> Links:
         url = self._url
         return Links(url(case_id, "boards.move"), url(case_id, "cases.detail"), url(case_id, "boards.card"),
                      {e: url(case_id, "boards.fire_event", e) for e in events},
-                     {e: url(case_id, "boards.event_form", e) for e in events})
+                     {e: url(case_id, "boards.event_form", e) for e in events},
+                     self._thumb(case_id, photo_id) if photo_id is not None else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +157,11 @@ class CardFacts:
     events: tuple[str, ...]
     moves: tuple[MoveOption, ...]
     pick: str | None = None  # "sign" or "urge" when the card can be ticked for a bulk action
+    # A quoted note (reading.Names.notes): ("reopen", the resident's reason) on a case reopened at
+    # the call-back (重办) until it is resolved again; ("done", the handler's done note) awaiting the
+    # call-back. Masked and shortened; None when the card quotes nothing.
+    quote: tuple[str, str] | None = None
+    after_photo: int | None = None  # the first "after" photo's id, shown as a thumbnail awaiting the call-back
     links: Links | None = field(default=None, compare=False)
 
     @property
@@ -165,6 +183,15 @@ class CardFacts:
     @property
     def form_targets(self) -> str:
         return " ".join(m.target for m in self.moves if m.form)
+
+
+QUOTE_CHARS = 60
+
+
+def _shorten(text: str) -> str:
+    """A note as a card quotes it: one line, at most QUOTE_CHARS characters (the case page has it all)."""
+    text = " ".join(text.split())
+    return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS - 1] + "…"
 
 
 class CardRenderer:
@@ -195,20 +222,24 @@ class CardRenderer:
         category = names.categories.get(c.category_id)
         building = names.buildings.get(c.building_id)
         org = names.organisations.get(c.assigned_org_id) if c.assigned_org_id is not None else None
+        quote = names.notes.get(c.id)
+        if quote is not None:
+            quote = (quote[0], _shorten(mask_phones(quote[1])))
+        photo = names.after_photos.get(c.id)
         return CardFacts(
             id=c.id, version=c.version, number=c.number, title=mask_phones(c.title), priority=c.priority, column=card.column,
             category=category.label(self.locale) if category else "", building=building.name if building else "",
             unit=mask_phones(c.unit), organisation=org.name if org else "", age=self.age(c.created_at),
             return_count=c.return_count,
             due=self.due(c) if c.stage_due_at is not None and c.status != "closed" else None,
-            events=tuple(card.events), moves=tuple(card.moves), pick=card.pick,
-            links=self.links(c.id, card.events) if links else None)
+            events=tuple(card.events), moves=tuple(card.moves), pick=card.pick, quote=quote, after_photo=photo,
+            links=self.links(c.id, card.events, photo) if links else None)
 
     def __call__(self, card: CardView, macro):
         facts = self.facts(card, links=False)
         key = (*self.head, facts)
         html = self.cache.get(key)
         if html is None:
-            html = macro(replace(facts, links=self.links(facts.id, facts.events)))
+            html = macro(replace(facts, links=self.links(facts.id, facts.events, facts.after_photo)))
             self.cache.put(key, html)
         return html

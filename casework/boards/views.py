@@ -46,6 +46,10 @@ def card_words(role: str, at=None) -> SimpleNamespace:
         "priority": {k: str(v) for k, v in L.PRIORITY.items()},
         "column": {c.key: str(c.label) for c in boards.COLUMNS.get(role, ())},
         "pick": _("选择"), "move_to": _("移到…"), "more": _("更多…"), "reported_at": _("上报时间"),
+        # The card's age, labelled (beside the due badge's own overdue figure).
+        "age_label": _("已报 %(age)s", age="%s"),
+        "reopened": _("重办"), "reopen_reason": _("居民反馈："), "done_note": _("办结说明："),
+        "after_photo": _("完工照片"),
         "returned": _("退回 %(n)s 次", n="%d"),
         "age": ui.age_words(at),
         "due": DueViews(at),
@@ -133,18 +137,23 @@ def fire_event(case_id: int, event: str):
                        target=data.get("to") or None)
     except Invalid as exc:
         db.session.rollback()
-        response = render_card(case, status=422, form_event=event, errors=exc.errors, values=data)
+        response = render_card(case, status=exc.status, form_event=event, errors=exc.errors, values=data)
         return response
     except ServiceError as exc:
         db.session.rollback()
         return refused(exc)
-    return moved(case)
+    return moved(case, event)
 
 
-def moved(case):
-    """Commit the move; the card re-renders and the board refreshes its columns and counts."""
+def moved(case, event: str):
+    """Commit the move; the card re-renders, a short confirmation names the case and where it went
+    (with a link: on a phone the card may now sit in a column off-screen), and the board refreshes."""
     db.session.commit()
     response = render_card(case)
+    column = boards.column_of(jurisdiction(), case)
+    place = str(boards.column_label(jurisdiction(), column)) if column else str(L.STATUS[case.status])
+    response.set_data(response.get_data(as_text=True) + render_template(
+        "boards/_toast.html", case=case, event=event, place=place, on_board=column is not None))
     response.headers["HX-Trigger"] = "board-refresh"
     return response
 
@@ -165,7 +174,7 @@ def move(case_id: int):
     except ServiceError as exc:
         db.session.rollback()
         return refused(exc)
-    return moved(case)
+    return moved(case, event)
 
 
 @bp.route("/bulk/sign", methods=["POST"])

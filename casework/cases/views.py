@@ -90,10 +90,10 @@ def fire_event(case_id: int, event: str):
     except Invalid as exc:
         db.session.rollback()
         if not htmx:
-            return render_case(case, status=422, form_event=event, errors=exc.errors, values=data)
+            return render_case(case, status=exc.status, form_event=event, errors=exc.errors, values=data)
         response = make_response(render_template(
             "cases/_event_form.html", case=case, event=event, needs=EVENT_INPUTS[event],
-            errors=exc.errors, values=data, handlers=queries.handler_choices(case)), 422)
+            errors=exc.errors, values=data, handlers=queries.handler_choices(case)), exc.status)
         response.headers["HX-Retarget"] = f"#case-{case.id}-action"
         response.headers["HX-Reswap"] = "innerHTML"
         return response

@@ -84,6 +84,11 @@ class Case(db.Model):
         Index("ix_case_org_status_accepted", "assigned_org_id", "status", "handler_accepted_at", "updated_at",
               postgresql_include=["id"]),
         Index("ix_case_status_updated", "status", "updated_at", postgresql_include=["id"]),
+        # Handlers' and building leaders' open columns put the soonest stage due time first by
+        # default (services/boards/reading._order): a page is then the first entries of one range.
+        Index("ix_case_org_status_accepted_due", "assigned_org_id", "status", "handler_accepted_at", "stage_due_at",
+              postgresql_include=["id"]),
+        Index("ix_case_building_status_due", "building_id", "status", "stage_due_at", postgresql_include=["id"]),
         # Open311 GET requests: newest requested first inside a window, per community or overall.
         Index("ix_case_community_created", "community_id", "created_at"),
         Index("ix_case_created", "created_at"),

@@ -1,5 +1,6 @@
 """The sweep: lateness becomes notices. due soon → warning; overdue → urge (催办) to the unit;
-still overdue → supervise (督办) to the community, then the subdistrict. Idempotent."""
+still overdue → supervise (督办) to the community, then the subdistrict. Idempotent. Each person
+has at most one unread ladder notice per case and stage: a higher rung supersedes the lower ones."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +9,7 @@ import secrets
 from collections import defaultdict
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Escalation, Notification, User, user_buildings, user_grids
@@ -119,6 +120,17 @@ def notify(user_ids: list[int], case: Case, kind: str, level_key: str, *, recipi
     return len(set(user_ids))
 
 
+def supersede(user_ids: list[int], case: Case, level: str, stage_key: str, at: dt.datetime) -> int:
+    """Mark read these people's unread notices of the lower rungs of this case's stage: the new
+    rung's notice says all they said ("已超时" supersedes "即将超时"), so the unread count counts it once."""
+    lower = [f"{lv}:{stage_key}" for lv in LADDER[:LADDER.index(level)]]
+    if not user_ids or not lower:
+        return 0
+    return db.session.execute(update(Notification).where(
+        Notification.case_id == case.id, Notification.user_id.in_(set(user_ids)),
+        Notification.level_key.in_(lower), Notification.read_at.is_(None)).values(read_at=at)).rowcount
+
+
 def grid_staff_of(case: Case) -> list[int]:
     """The active grid staff of the case's grid: the people residents' news goes to."""
     return list(db.session.scalars(grid_staff_query(case).order_by(User.id)))
@@ -167,11 +179,17 @@ def sweep(at: dt.datetime | None = None) -> dict[str, int]:
     from casework.services.notices import routing
     for case in cases:
         key = case.stage_started_at.strftime("%Y%m%d%H%M%S")
-        for level in due_levels(case, at, supervise_after, escalate_after, warn_ratio):
-            if (case.id, level, key) in done:
-                continue
+        reached = [lv for lv in due_levels(case, at, supervise_after, escalate_after, warn_ratio)
+                   if (case.id, lv, key) not in done]
+        for level in reached:
             db.session.add(Escalation(case_id=case.id, level=level, stage_key=key, created_at=at))
-            notify(directory.recipients(case, level), case, level, f"{level}:{key}")
+            recipients = directory.recipients(case, level)
+            # One notice per person, case and stage: a rung reached in the same sweep as a higher one
+            # for the same people is not sent, and the higher one marks their unread lower ones read.
+            if not any(directory.recipients(case, higher) == recipients
+                       for higher in reached[reached.index(level) + 1:]):
+                notify(recipients, case, level, f"{level}:{key}")
+                supersede(recipients, case, level, key, at)
             routing.ladder(case, level, f"{level}:{key}")
             event = "supervise" if level.startswith("supervise") else level
             db.session.add(CaseEvent(case_id=case.id, kind=event, event=event, actor_id=None,

@@ -26,7 +26,9 @@ class CaseFilters:
     organisation: int | None = None
     q: str = ""
     overdue: bool = False
-    sort: str = ""  # "" = the board's own order; "due" = the current stage's due time, soonest first
+    # "" = the board's own order (boards/layout: soonest due first for handlers and building leaders,
+    # else the longest waiting first); "due" = soonest stage due time first; "waited" = longest waiting first
+    sort: str = ""
     page: int = 1
     # Set only by `allow_phone_search` for a user who may reveal phones: matches the full number.
     phone: str = ""
@@ -44,7 +46,7 @@ class CaseFilters:
             category=as_int("category"), priority=priority if priority in PRIORITIES else "",
             grid=as_int("grid"), building=as_int("building"), organisation=as_int("organisation"),
             q=(args.get("q") or "").strip()[:60], overdue=args.get("overdue") in ("1", "on", "true"),
-            sort="due" if args.get("sort") == "due" else "",
+            sort=args.get("sort") if args.get("sort") in ("due", "waited") else "",
             page=max(1, as_int("page") or 1),
         )
 

@@ -12,7 +12,7 @@ from casework.extensions import db
 from casework.numbers import as_id
 from casework.models import Case, CaseEvent, Organisation, User
 from casework.services.clock import end_stage, start_stage
-from casework.services import tallies
+from casework.services import photos, tallies
 from casework.services.notices import handoffs, updates
 from casework.services.errors import Invalid, Refused, Stale
 from casework.services.queries import handler_choices
@@ -79,6 +79,26 @@ def _check_duplicate_of(spec: EventSpec, case: Case, data: dict, clean: dict, er
     clean["duplicate_of"] = target
 
 
+def _check_photos(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict, actor) -> None:
+    """Optional "after" photos sent with the form (办结反馈): checked and cleaned now, written only
+    once the event is (so a refused event stores no photo, and an accepted one loses none)."""
+    uploads = data.get("photos") or []
+    clean["photos"] = []
+    if not uploads:
+        return
+    room = photos.MAX_AFTER_PHOTOS - sum(1 for a in case.attachments if a.stage == "after")
+    if room <= 0:
+        errors["photos"] = _l("完工照片最多 %(n)d 张。", n=photos.MAX_AFTER_PHOTOS)
+        return
+    try:
+        clean["photos"] = photos.prepare(uploads, limit=room)
+    except photos.PhotoTooLarge as exc:
+        errors.update(exc.errors)
+        clean["too_large"] = True
+    except Invalid as exc:
+        errors.update(exc.errors)
+
+
 def _check_note(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict, actor) -> None:
     if not clean["note"]:
         errors["note"] = _l("请填写说明。")
@@ -86,7 +106,7 @@ def _check_note(spec: EventSpec, case: Case, data: dict, clean: dict, errors: di
 
 # How each kind of input (events.INPUTS) is checked and cleaned.
 _CHECKS = {"note": _check_note, "reason": _check_reason, "organisation": _check_organisation,
-           "satisfaction": _check_satisfaction, "duplicate_of": _check_duplicate_of}
+           "satisfaction": _check_satisfaction, "duplicate_of": _check_duplicate_of, "photos": _check_photos}
 
 
 def _validate(case: Case, spec: EventSpec, data: dict, actor: User | None = None) -> dict:
@@ -98,7 +118,13 @@ def _validate(case: Case, spec: EventSpec, data: dict, actor: User | None = None
     for name in spec.inputs:
         _CHECKS[name](spec, case, data, clean, errors, actor)
     if errors:
-        raise Invalid(_l("请检查填写的内容。"), errors)
+        if data.get("photos") and "photos" in spec.inputs and "photos" not in errors:
+            # A browser cannot send a chosen file back: say so instead of dropping it without a word.
+            errors["photos"] = _l("照片尚未保存：请改正后重新选择照片再提交。")
+        invalid = Invalid(_l("请检查填写的内容。"), errors)
+        if clean.get("too_large"):
+            invalid.status = 413
+        raise invalid
     return clean
 
 
@@ -129,6 +155,8 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
         db.session.flush()
     except StaleDataError as exc:  # a concurrent commit won the race; the caller rolls back
         raise Stale(_l("该案件刚被其他人更新，请刷新后再操作。")) from exc
+    if clean.get("photos"):  # sent with the form: stored with the event, in its transaction
+        photos.attach(case, clean["photos"], stage="after", uploaded_by=actor)
     tallies.record(case, before, row)
     observability.note_transition(db.session(), event)  # counted in /metrics once this commits
     handoffs.after_transition(actor, case, row)  # the receiver hears of it (outbox, same transaction)

@@ -123,6 +123,16 @@
     });
   }
 
+  // A single action's confirmation (boards/_toast.html) fades after a while, so it never hides the
+  // foot of a column for long; the next action replaces it.
+  var toastTimer = null;
+  document.addEventListener("htmx:oobAfterSwap", function (evt) {
+    var region = evt.detail.target;
+    if (!region || region.id !== "board-toast") { return; }
+    if (toastTimer) { clearTimeout(toastTimer); }
+    toastTimer = setTimeout(function () { region.innerHTML = ""; }, 12000);
+  });
+
   htmx.onLoad(function (elt) {
     initColumns(elt);
     if (document.body && !document.body.dataset.boardGuard) {

@@ -84,6 +84,9 @@ class Column:
     label: object
     parts: tuple[Clause, ...]
     newest_first: bool = False
+    # Open work whose default order is the soonest stage due time first (handlers' and building
+    # leaders' own work: what is due next must not sit at the bottom of a long column).
+    due_first: bool = False
 
     def where(self, j: Jurisdiction, at: dt.datetime) -> ColumnElement[bool]:
         """The whole column as one clause: the union of its parts."""
@@ -91,8 +94,8 @@ class Column:
         return clauses[0] if len(clauses) == 1 else or_(*clauses)
 
 
-def _column(key: str, label, *parts: Clause, newest_first: bool = False) -> Column:
-    return Column(key, label, parts, newest_first)
+def _column(key: str, label, *parts: Clause, newest_first: bool = False, due_first: bool = False) -> Column:
+    return Column(key, label, parts, newest_first, due_first)
 
 
 GRID_COLUMNS = (
@@ -104,14 +107,14 @@ GRID_COLUMNS = (
     _column("closed", _l("近7天办结"), _closed_recently, newest_first=True),
 )
 LEADER_COLUMNS = (
-    _column("mine", _l("待我处理"), _status("building_leader")),
-    _column("handed_on", _l("已转交"), _status("handling")),
-    _column("callback", _l("待回访"), _status("resolved")),
+    _column("mine", _l("待我处理"), _status("building_leader"), due_first=True),
+    _column("handed_on", _l("已转交"), _status("handling"), due_first=True),
+    _column("callback", _l("待回访"), _status("resolved"), due_first=True),
     _column("closed", _l("近7天办结"), _closed_recently, newest_first=True),
 )
 HANDLER_COLUMNS = (
-    _column("to_sign", _l("待签收"), _handler_to_sign),
-    _column("in_progress", _l("办理中"), _handler_in_progress),
+    _column("to_sign", _l("待签收"), _handler_to_sign, due_first=True),
+    _column("in_progress", _l("办理中"), _handler_in_progress, due_first=True),
     _column("done", _l("已办结反馈"), _handler_resolved, _handler_closed_recently, newest_first=True),
     _column("returned", _l("已退回"), _handler_returned, newest_first=True),
 )
@@ -168,6 +171,11 @@ def moves_for(who: Who, column_key: str, case, events: list[str]) -> list[MoveOp
 
 def columns_for(who: Who) -> tuple[Column, ...]:
     return COLUMNS.get(who.role, ())
+
+
+def due_first(who: Who) -> bool:
+    """Whether this role's board puts the soonest due first by default (its filter bar says so)."""
+    return any(c.due_first for c in columns_for(who))
 
 
 def column(who: Who, key: str) -> Column | None:

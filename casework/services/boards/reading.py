@@ -20,7 +20,7 @@ from sqlalchemy import (
 from casework import access
 from casework.access import Jurisdiction, Who, jurisdiction_of
 from casework.extensions import db
-from casework.models import Building, Case, Category, Grid, Organisation
+from casework.models import Attachment, Building, Case, CaseEvent, Category, Grid, Organisation
 from casework.numbers import as_int
 from casework.services.errors import NotFound
 from casework.services.queries import CaseFilters, apply_filters
@@ -28,7 +28,8 @@ from casework.timekeeping import now
 from casework.workflow import OPEN_STATUSES, STATUSES
 
 from casework.services.boards.layout import (
-    PAGE_SIZE, ETAG_BUCKET_SECONDS, TITLES, Column, MoveOption, column, columns_for, moves_for, recent_cutoff,
+    PAGE_SIZE, ETAG_BUCKET_SECONDS, TITLES, Column, MoveOption, column, columns_for, due_first, moves_for,
+    recent_cutoff,
 )
 
 
@@ -71,6 +72,7 @@ class Board:
     etag: str
     at: dt.datetime
     names: Names | None = None
+    due_first: bool = False  # the default order is the soonest due first (the filter bar names it)
 
 
 def card_view(who: Who, case: Case, column_key: str) -> CardView:
@@ -102,20 +104,23 @@ def index_ranges(j: Jurisdiction, pieces: Iterable[tuple[object, ColumnElement[b
 
 
 def _order(col: Column, f: CaseFilters, c=None):
-    """Open work: the longest waiting first (or the soonest due, when sorted by due time);
-    finished work: the latest first.
+    """Open work: the longest waiting first, or the soonest due (sort=due, and by default in the
+    columns marked `due_first`: a handler's and a building leader's own work); finished work: the
+    latest first.
 
-    Both follow the (scope, status, updated_at) indexes, so a page of 50 reads 50 index entries
-    however long the column is. Priority shows on the card by colour and icon, and has a filter.
+    Each order follows an index: (scope, status, updated_at) for the waiting and finished orders,
+    (scope, status[, handler_accepted_at], stage_due_at) for the due order (NULLS LAST is
+    PostgreSQL's own order of an ascending index), so a page of 50 reads 50 index entries however
+    long the column is. Priority shows on the card by colour and icon, and has a filter.
     `c` is where the columns come from: the case table, or a subquery carrying id, updated_at
-    and stage_due_at. What must stay equal: these keys and the (…, status, updated_at) indexes of
-    models/cases.py, or a page sorts the whole column.
+    and stage_due_at. What must stay equal: these keys and the indexes of models/cases.py, or a
+    page sorts the whole column.
     """
     c = c if c is not None else Case.__table__.c
     if col.newest_first:
         return (c.updated_at.desc(), c.id.desc())
-    if f.sort == "due":
-        return (c.stage_due_at.is_(None), c.stage_due_at, c.id)
+    if f.sort == "due" or (col.due_first and f.sort != "waited"):
+        return (c.stage_due_at.asc().nulls_last(), c.id)
     return (c.updated_at, c.id)
 
 
@@ -206,13 +211,26 @@ def _cards(j: Jurisdiction, pairs: list[tuple[str, int]]) -> dict[str, list[Card
     return out
 
 
+# The timeline rows a card quotes: the handler's done note on a call-back card, the resident's
+# reason on a reopened case (重办) until it is resolved again.
+_QUOTED_EVENTS = ("reopen", "report_done", "resolve")
+
+
 @dataclass
 class Names:
-    """Category, building and organisation names for the cards on screen (three small queries)."""
+    """Names and quoted notes for the cards on screen: category, building and organisation names
+    (three small queries), and in one more statement the notes and "after" photos the cards show.
+
+    `notes` maps a case id to ("reopen", the reason) for a case reopened at the call-back and not
+    resolved since, or to ("done", the done note) for a case awaiting its call-back; `after_photos`
+    maps a case awaiting its call-back to its first "after" photo (the card's thumbnail).
+    """
 
     categories: dict[int, Category]
     buildings: dict[int, Building]
     organisations: dict[int, Organisation]
+    notes: dict[int, tuple[str, str]] = field(default_factory=dict)
+    after_photos: dict[int, int] = field(default_factory=dict)
 
     @classmethod
     def for_cases(cls, cases: Iterable[Case]) -> Names:
@@ -220,8 +238,37 @@ class Names:
         def load(model, ids):
             ids = {i for i in ids if i is not None}
             return {o.id: o for o in db.session.scalars(select(model).where(model.id.in_(ids)))} if ids else {}
-        return cls(load(Category, (c.category_id for c in cases)), load(Building, (c.building_id for c in cases)),
-                   load(Organisation, (c.assigned_org_id for c in cases)))
+        names = cls(load(Category, (c.category_id for c in cases)), load(Building, (c.building_id for c in cases)),
+                    load(Organisation, (c.assigned_org_id for c in cases)))
+        names._load_quotes(cases)
+        return names
+
+    def _load_quotes(self, cases: list) -> None:
+        """The notes and thumbnails of the cards (one UNION ALL, only when a card can show one)."""
+        worked = [c.id for c in cases if c.status in ("triage", "building_leader", "handling", "resolved")]
+        resolved = [c.id for c in cases if c.status == "resolved"]
+        if not worked:
+            return
+        ids = lambda name, values: bindparam(name, [int(i) for i in values], literal_execute=True)  # noqa: E731
+        parts = [select(CaseEvent.case_id, CaseEvent.event, CaseEvent.note, CaseEvent.id).where(
+            CaseEvent.case_id.in_(ids("quoted_ids", worked)), CaseEvent.kind == "transition",
+            CaseEvent.event.in_(_QUOTED_EVENTS))]
+        if resolved:
+            parts.append(select(Attachment.case_id, literal("photo"), literal(""), func.min(Attachment.id))
+                         .where(Attachment.case_id.in_(ids("photo_ids", resolved)), Attachment.stage == "after")
+                         .group_by(Attachment.case_id))
+        latest: dict[int, tuple[int, str, str]] = {}
+        for case_id, event, note, row_id in db.session.execute(union_all(*parts) if len(parts) > 1 else parts[0]):
+            if event == "photo":
+                self.after_photos[case_id] = row_id
+            elif case_id not in latest or row_id > latest[case_id][0]:
+                latest[case_id] = (row_id, event, note or "")
+        status = {c.id: c.status for c in cases}
+        for case_id, (_, event, note) in latest.items():
+            if event == "reopen" and status[case_id] != "resolved":
+                self.notes[case_id] = ("reopen", note)
+            elif event != "reopen" and status[case_id] == "resolved":
+                self.notes[case_id] = ("done", note)
 
 
 # A refreshed board keeps the pages a user opened with "show more", up to this many per column.
@@ -255,7 +302,7 @@ def load_board(who: Who, f: CaseFilters, *, locale: str = "", at: dt.datetime | 
              for c in cols]
     return Board(title=TITLES.get(j.role, ""), columns=views,
                  etag=etag_value or etag(j, f, locale=locale, at=at), at=at,
-                 names=Names.for_cases(v.case for col in views for v in col.cards))
+                 names=Names.for_cases(v.case for col in views for v in col.cards), due_first=due_first(j))
 
 
 def load_column_page(who: Who, key: str, f: CaseFilters, page: int, *, at: dt.datetime | None = None) -> ColumnView:
