@@ -3,7 +3,7 @@
 Handlers' and building leaders' open columns list the soonest stage due time first by default.
 
 Revision ID: d4d0e11f0104
-Revises: c0d0e11f0010
+Revises: d3c0e11f0103
 Create Date: 2026-12-02 15:00:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = 'd4d0e11f0104'
-down_revision = 'c0d0e11f0010'
+down_revision = 'd3c0e11f0103'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """residents' status texts (consent on the case, the subdistrict's SMS channel) and API-key webhooks
 
 Revision ID: d7f0e11f0107
-Revises: c0d0e11f0010
+Revises: d4d0e11f0104
 Create Date: 2026-12-02 15:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'd7f0e11f0107'
-down_revision = 'c0d0e11f0010'
+down_revision = 'd4d0e11f0104'
 branch_labels = None
 depends_on = None
 
