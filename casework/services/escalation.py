@@ -30,6 +30,9 @@ MESSAGES = {
     "handoff": _l("案件已转到您这里：%(number)s %(title)s"),
     "handoff_org": _l("案件已派给本单位，请签收：%(number)s %(title)s"),
     "returned": _l("案件被退回：%(number)s %(title)s"),
+    "rerouted": _l("案件转入本网格：%(number)s %(title)s"),
+    "arbitration": _l("案件待仲裁：%(number)s %(title)s"),
+    "arbitrated": _l("经仲裁由您办理：%(number)s %(title)s"),
     "reopened": _l("回访未解决，案件重办：%(number)s %(title)s"),
     "callback": _l("案件已办结反馈，请回访：%(number)s %(title)s"),
 }

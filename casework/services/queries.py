@@ -139,9 +139,12 @@ def timeline(case: Case) -> list[CaseEvent]:
     ))
 
 
-def handler_choices(case: Case) -> list[Organisation]:
-    """Organisations a case can be handed to: the building's property company first, then partners."""
-    prop = case.building.property_company_id
+def handler_choices(case: Case, building=None) -> list[Organisation]:
+    """Organisations a case can be handed to: the building's property company first, then partners.
+
+    `building`: another building the case is being moved to (an arbitration), whose company counts.
+    """
+    prop = (building or case.building).property_company_id
     orgs = db.session.scalars(select(Organisation).where(
         Organisation.active.is_(True), or_(Organisation.kind != "property", Organisation.id == prop)
     ).order_by(Organisation.id))

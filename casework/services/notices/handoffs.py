@@ -23,13 +23,35 @@ def handlers(org_id: int | None) -> list[int]:
         User.organisation_id == org_id, User.role == "handler", User.active.is_(True)).order_by(User.id)))
 
 
+def community_supervisors(case: Case) -> list[int]:
+    """The active supervisors of the case's community: they arbitrate (仲裁) its returns."""
+    return list(db.session.scalars(select(User.id).where(
+        User.role == "community_supervisor", User.community_id == case.community_id,
+        User.active.is_(True)).order_by(User.id)))
+
+
+def _holder(case: Case, target: str) -> tuple[list[int], bool]:
+    """The people now holding a case that entered `target`, and whether an organisation's group hears."""
+    if target == "handling":
+        return handlers(case.assigned_org_id), True
+    if target == "building_leader":
+        return building_leaders(case), False
+    return escalation.grid_staff_of(case), False
+
+
 def receivers(case: Case, row: CaseEvent) -> tuple[str, list[int], bool]:
     """(kind, users, whether the organisation's group hears of it) for the case's new holder."""
     event, target = row.event, row.to_status
     if event == "dispatch":
         return "handoff", building_leaders(case), False
-    if event in ("dispatch_handler", "hand_on"):
+    if event in ("dispatch_handler", "hand_on", "reassign"):
         return "handoff_org", handlers(case.assigned_org_id), True
+    if event == "reroute":
+        return "rerouted", escalation.grid_staff_of(case), False
+    if event == "arbitrate":
+        return ("arbitrated", *_holder(case, target))
+    if event == "return_case" and target == "arbitration":
+        return "arbitration", community_supervisors(case), False
     if event == "return_case":
         users = building_leaders(case) if target == "building_leader" else escalation.grid_staff_of(case)
         return "returned", users, False
