@@ -134,7 +134,8 @@ def timeline(case: Case) -> list[CaseEvent]:
     """The case's events, oldest first, with actors loaded."""
     return list(db.session.scalars(
         select(CaseEvent).where(CaseEvent.case_id == case.id)
-        .options(selectinload(CaseEvent.actor), selectinload(CaseEvent.organisation))
+        .options(selectinload(CaseEvent.actor), selectinload(CaseEvent.organisation),
+                 selectinload(CaseEvent.from_grid), selectinload(CaseEvent.to_grid))
         .order_by(CaseEvent.id)
     ))
 

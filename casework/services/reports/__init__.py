@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from casework import access
+from casework.services.reports.moves import MoveRow, moves_by_community
 from casework.services.reports.lists import FIGURES, OVERDUE_LIMIT, OverdueCase, figure_cases, overdue_cases
 from casework.services.reports.rankings import GroupRow, group_labels, ranked, ranking
 from casework.services.reports.rates import GOOD_SATISFACTION, Figures, Rate, base_figures, figures
@@ -38,6 +39,7 @@ class Report:
     weeks: list[Week]
     overdue: list[OverdueCase]
     overdue_total: int
+    moves: list[MoveRow]
 
 
 def build_report(user: access.Who, period: Period, scope: Scope, dim: str, *, at: dt.datetime | None = None,
@@ -53,7 +55,8 @@ def build_report(user: access.Who, period: Period, scope: Scope, dim: str, *, at
     return Report(period=period, scope=scope, dim=dim, now=at, totals=totals,
                   stages=stage_times(user, scope, period),
                   ranking=ranking(user, scope, period, at, dim, english, grouping.fold(per_base)),
-                  weeks=weekly_trend(user, scope, period), overdue=overdue, overdue_total=overdue_total)
+                  weeks=weekly_trend(user, scope, period), overdue=overdue, overdue_total=overdue_total,
+                  moves=moves_by_community(user, scope, period))
 
 
 __all__ = [
@@ -62,5 +65,5 @@ __all__ = [
     "Period", "Scope", "latest_end", "dimensions_for", "communities_for", "grids_for", "check_scope",
     "Rate", "Figures", "figures", "GroupRow", "group_labels", "ranked", "ranking", "StageTime", "stage_times",
     "stage_times_live", "stage_times_rollup", "Week", "weekly_trend", "OverdueCase", "overdue_cases",
-    "figure_cases", "Report", "build_report", "Grouping",
+    "figure_cases", "Report", "build_report", "Grouping", "MoveRow", "moves_by_community",
 ]
