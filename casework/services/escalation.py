@@ -66,6 +66,8 @@ class Directory:
             return self.leaders.get(case.building_id, [])
         if case.status == "handling":
             return self.handlers.get(case.assigned_org_id, [])
+        if case.status == "arbitration":  # waiting for the community supervisor's decision (仲裁)
+            return self.community_sup.get(case.community_id, [])
         return self.grid_staff.get(case.grid_id, [])
 
     def recipients(self, case: Case, level: str) -> list[int]:
