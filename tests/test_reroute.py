@@ -320,3 +320,29 @@ def test_reroutes_and_arbitrations_per_community(app, session, login_as):
     page = login_as("jiedao").get(f"/reports/?from={today.isoformat()}&to={today.isoformat()}")
     row = parse(page.text).find("tr", id=f"moves-{qs.id}")
     assert row is not None and [td.text.strip() for td in row.find_all("td")] == ["2", "2"]
+
+
+# ---- the same events from a board card ----------------------------------------------------------
+
+@pytest.mark.parametrize("username,event", [("wangge01", "reroute"), ("shequ01", "arbitrate"),
+                                            ("jiedao", "reassign"), ("shequ02", "arbitrate")])
+def test_each_new_event_from_a_card(app, session, login_as, username, event):
+    """The card offers the event (under "更多…"), its inline form has the choices, and firing it
+    answers with the card; a supervisor of another community gets 404, as on the case page."""
+    case = _setup(event, True)
+    client = login_as(username)
+    if username == "shequ02":
+        assert client.get(f"/board/cards/{case.id}?actions=all").status_code == 404
+        assert client.post(f"/board/cards/{case.id}/events/{event}",
+                           {"version": case.version, **_data(event, case, username)}, htmx=True).status_code == 404
+        return
+    shown = client.get(f"/board/cards/{case.id}?actions=all").text
+    assert f"/board/cards/{case.id}/events/{event}" in shown
+    form = client.get(f"/board/cards/{case.id}/events/{event}/form", headers={"HX-Request": "true"}).text
+    names = {e.get("name") for e in parse(form).iter() if e.tag in ("select", "input", "textarea")}
+    assert {"building", "holder", "deadline", "organisation"} & names
+    response = client.post(f"/board/cards/{case.id}/events/{event}",
+                           {"version": case.version, **_data(event, case, username)}, htmx=True)
+    assert response.status_code == 200, response.text[:300]
+    assert response.text.lstrip().startswith(f'<article id="card-{case.id}"')
+    assert last_event(case.id).event == event
