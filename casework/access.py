@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
-from casework.events import EVENT_ORDER, EVENT_ROLES  # who fires which event where: one spec per event
+from casework.events import EVENT_ORDER, EVENT_ROLES, roles_of  # noqa: F401 (EVENT_ROLES re-exported); one spec per event
 from casework.models import Building, Case, Community, Grid, User
 from casework.workflow import enabled_events
 
@@ -194,6 +194,8 @@ class Jurisdiction:
             return case.building_id in self.building_ids
         if role == "handler":
             return self.organisation_id is not None and case.assigned_org_id == self.organisation_id
+        if role in SUPERVISORS:  # a supervisor acts on what they supervise (督办, arbitration)
+            return self.contains(case)
         return False
 
 
@@ -227,8 +229,7 @@ def _acts_for(who: Who, case: Case, role: str) -> bool:
 
 def may_fire(user: Who, case: Case, event: str) -> bool:
     """Whether this user may fire this event on this case in its current state (ignoring guards)."""
-    role = EVENT_ROLES.get(event, {}).get(case.status)  # events.EventSpec.roles
-    return role is not None and _acts_for(user, case, role)
+    return any(_acts_for(user, case, role) for role in roles_of(event, case.status))  # events.EventSpec.roles
 
 
 def events_for(user: Who, case: Case) -> list[str]:

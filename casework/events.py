@@ -22,18 +22,22 @@ from types import MappingProxyType
 
 from flask_babel import lazy_gettext as _l, lazy_pgettext as _lp
 
-from casework.workflow import REJECT_REASONS, RETURN_REASONS
+from casework.workflow import REJECT_REASONS, REROUTE_REASONS, RETURN_REASONS
 
 __all__ = [
     "BoardMove", "EventSpec", "NO_BOARD_MOVE", "SPECS", "BY_NAME", "spec", "EVENT_INPUTS", "EVENT_ORDER",
-    "EVENT_ROLES", "RESOLUTION_BY_EVENT", "INPUTS",
+    "EVENT_ROLES", "RESOLUTION_BY_EVENT", "INPUTS", "roles_of",
 ]
 
 # The inputs an event may ask for (beyond the version the user saw):
 #   note: free text; reason: a coded reason (+ note); organisation: the handler to send to;
 #   duplicate_of: the case number that carries on; satisfaction: the call-back's rating;
-#   photos: optional "after" photos sent with the same form (stored with the event, or nothing is).
-INPUTS = ("note", "reason", "organisation", "duplicate_of", "satisfaction", "photos")
+#   photos: optional "after" photos sent with the same form (stored with the event, or nothing is);
+#   building: the building (and so the grid) the case moves to; holder: whom an arbitration hands
+#   the case to (grid / leader / organisation, with the organisation); deadline: a supervisor's
+#   due time for the new handler (督办).
+INPUTS = ("note", "reason", "organisation", "duplicate_of", "satisfaction", "photos", "building", "holder",
+          "deadline")
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,9 @@ class EventSpec:
 
     name: str
     inputs: tuple[str, ...]
-    # source status -> the role that fires it there; a source status missing here is nobody's.
-    roles: Mapping[str, str]
+    # source status -> the role that fires it there (or a tuple of roles, any of which may: the two
+    # supervisors); a source status missing here is nobody's.
+    roles: Mapping[str, str | tuple[str, ...]]
     timeline: object          # what happened, on the staff timeline ("Signed for")
     button: object            # what to do, on a button ("Sign for")
     public: object            # what the resident reads on the tracking page (no names, no notes)
@@ -79,6 +84,9 @@ class EventSpec:
     # the dashboard figure it counts in (services/tallies.FIGURE_COLUMNS) and the status it must be
     # fired from to count (None: from any); None: no figure of its own
     tally: tuple[str, str | None] | None = None
+    # A self-transition that still hands the case to someone new (re-route, 督办改派): the stage
+    # clock restarts as if the case had entered the stage (docs/metrics.md, "Jurisdiction moves").
+    restarts_clock: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "roles", MappingProxyType(dict(self.roles)))
@@ -126,6 +134,32 @@ def _reopen(case, clean: dict, at, source: str) -> None:
     case.handler_accepted_at = None
 
 
+def _move_place(case, clean: dict) -> None:
+    """Re-route / arbitration: the case moves to the chosen building; its grid and community follow."""
+    building = clean.get("building")
+    if building is not None and building.id != case.building_id:
+        # ids and objects both: the ids for what reads them before the flush, the objects so the
+        # page rendered after it does not show the old place from the loaded relationships
+        case.building, case.grid, case.community = building, building.grid, building.grid.community
+        case.building_id, case.grid_id, case.community_id = building.id, building.grid_id, building.grid.community_id
+
+
+def _reroute(case, clean: dict, at, source: str) -> None:
+    """The case goes to the right grid's triage; nobody below the grid holds it any more."""
+    _move_place(case, clean)
+    case.via_leader = False
+
+
+def _arbitrate(case, clean: dict, at, source: str) -> None:
+    """The supervisor's binding decision: the chosen place, and the chosen holder gets the case."""
+    _move_place(case, clean)
+    if clean["holder"] == "organisation":
+        _assign(case, clean, at, source)
+    else:
+        case.assigned_org_id = None
+        case.handler_accepted_at = None
+
+
 def _merge(case, clean: dict, at, source: str) -> None:
     case.duplicate_of_id = clean["duplicate_of"].id
 
@@ -135,6 +169,7 @@ def _close(case, clean: dict, at, source: str) -> None:
 
 
 GRID, LEADER, HANDLER = "grid_staff", "building_leader", "handler"
+SUPERVISOR = ("community_supervisor", "subdistrict_supervisor")  # each inside their jurisdiction
 _FRONT = {"reported": GRID, "triage": GRID}  # the grid's first two stages
 
 # The table, in the order buttons appear: the main way forward first, the side roads last.
@@ -195,6 +230,22 @@ SPECS: tuple[EventSpec, ...] = (
         effect=_return, reasons=RETURN_REASONS, tally=("returns", None),
     ),
     EventSpec(
+        "reroute", ("building", "reason"), {"triage": (GRID, *SUPERVISOR)},
+        _lp("timeline", "改派网格"), _lp("button", "不属于本网格"), _l("已转至所属网格办理"),
+        NO_BOARD_MOVE, effect=_reroute, reasons=REROUTE_REASONS, restarts_clock=True,
+    ),
+    EventSpec(
+        "arbitrate", ("building", "holder", "note"), {"arbitration": SUPERVISOR},
+        _lp("timeline", "仲裁"), _lp("button", "仲裁"), _l("社区已协调确定办理单位"),
+        NO_BOARD_MOVE, effect=_arbitrate,
+    ),
+    EventSpec(
+        "reassign", ("organisation", "deadline", "note"),
+        {"triage": SUPERVISOR, "building_leader": SUPERVISOR, "handling": SUPERVISOR},
+        _lp("timeline", "督办改派"), _lp("button", "督办改派"), _l("已督办并改派承办单位"),
+        NO_BOARD_MOVE, effect=_assign, restarts_clock=True,
+    ),
+    EventSpec(
         "merge", ("duplicate_of",), _FRONT,
         _lp("timeline", "合并为重复"), _lp("button", "合并为重复"), _l("与相同事项合并办理"),
         NO_BOARD_MOVE, effect=_merge, resolution="duplicate",
@@ -221,5 +272,13 @@ def spec(name: str) -> EventSpec | None:
 # Views of the table under the names the code used before it existed.
 EVENT_ORDER: tuple[str, ...] = tuple(s.name for s in SPECS)
 EVENT_INPUTS: dict[str, tuple[str, ...]] = {s.name: s.inputs for s in SPECS}
-EVENT_ROLES: dict[str, Mapping[str, str]] = {s.name: s.roles for s in SPECS}
+EVENT_ROLES: dict[str, Mapping[str, str | tuple[str, ...]]] = {s.name: s.roles for s in SPECS}
+
+
+def roles_of(event: str, status: str) -> tuple[str, ...]:
+    """The roles that may fire `event` from `status` (a spec names one role, or a tuple of them)."""
+    roles = EVENT_ROLES.get(event, {}).get(status)
+    if roles is None:
+        return ()
+    return (roles,) if isinstance(roles, str) else tuple(roles)
 RESOLUTION_BY_EVENT: dict[str, str] = {s.name: s.resolution for s in SPECS if s.resolution}

@@ -5,7 +5,8 @@ from casework.events import SPECS
 
 STATUS = {
     "reported": _l("新上报"), "triage": _l("网格研判"), "building_leader": _l("楼栋长处理"),
-    "handling": _l("物业/合伙人办理"), "resolved": _l("待回访"), "closed": _l("已办结"),
+    "handling": _l("物业/合伙人办理"), "resolved": _l("待回访"), "arbitration": _l("待仲裁"),
+    "closed": _l("已办结"),
 }
 # The timeline names what happened ("Signed for"); a button names what to do ("Sign for"). The
 # Chinese is often the same word, so each use has its own context for the translation. The
@@ -45,7 +46,13 @@ REJECT_REASON = {
     "not_in_scope": _l("不属受理范围"), "invalid_report": _l("无效诉求"),
     "already_solved": _l("已自行解决"), "other": _l("其他"),
 }
-REASON = {**RETURN_REASON, **REJECT_REASON}
+# Why a case in triage goes to another grid (reroute), countable like returns.
+REROUTE_REASON = {"wrong_grid": _l("不属于本网格"), "wrong_building": _l("楼栋填写有误"), "other": _l("其他")}
+REASON = {**RETURN_REASON, **REJECT_REASON, **REROUTE_REASON}
+# The reasons each event asks for (the form's choices).
+REASONS_OF = {"return_case": RETURN_REASON, "reject": REJECT_REASON, "reroute": REROUTE_REASON}
+# Whom an arbitration hands the case to.
+HOLDER = {"grid": _l("网格员（网格研判）"), "leader": _l("楼栋长"), "organisation": _l("承办单位")}
 ROLE = {
     "grid_staff": _l("网格员"), "building_leader": _l("楼栋长"), "handler": _l("承办人员"),
     "community_supervisor": _l("社区督导"), "subdistrict_supervisor": _l("街道督导"),
@@ -60,6 +67,7 @@ TRACK_STATUS = {
     "triage": _l("网格员已签收，正在研判如何处理。"),
     "building_leader": _l("已交楼栋长协调处理。"),
     "handling": _l("已交物业或社区合伙人办理。"),
+    "arbitration": _l("社区正在协调确定办理单位。"),
     "resolved": _l("已处理完毕，请您确认问题是否解决。"),
     "closed": _l("已办结，感谢您的反映。"),
 }

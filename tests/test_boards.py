@@ -125,8 +125,11 @@ def _expected(username: str) -> dict[str, set[int]]:
     if u.role == "building_leader":
         return {"mine": by("building_leader"), "handed_on": by("handling"), "callback": by("resolved"),
                 "closed": {c.id for c in mine if recent(c)}}
-    return {"new": by("reported"), "triage": by("triage"), "leader": by("building_leader"),
+    grid = {"new": by("reported"), "triage": by("triage"), "leader": by("building_leader"),
             "handler": by("handling"), "callback": by("resolved"), "closed": {c.id for c in mine if recent(c)}}
+    if u.role in ("community_supervisor", "subdistrict_supervisor"):  # their arbitration queue first
+        return {"arbitration": by("arbitration"), **grid}
+    return grid
 
 
 @pytest.mark.parametrize("username", ["wangge01", "wangge04", "louzhang01", "wuye01", "hehuo01", "shequ01", "jiedao"])
@@ -268,7 +271,8 @@ def test_event_with_inputs_opens_an_inline_form_and_keeps_typed_input(login_as, 
 @pytest.mark.parametrize("who,setup,event,data,status", [
     ("louzhang01", "leader", "hand_on", {"organisation": "WANJIA"}, "handling"),
     ("louzhang01", "leader", "resolve", {"note": "现场协调解决"}, "resolved"),
-    ("louzhang01", "leader", "return_case", {"reason": "wrong_jurisdiction"}, "triage"),
+    ("louzhang01", "leader", "return_case", {"reason": "not_our_duty"}, "triage"),
+    ("louzhang01", "leader", "return_case", {"reason": "wrong_jurisdiction"}, "arbitration"),
     ("wuye01", "handler", "accept", {}, "handling"),
     ("wuye01", "handler", "report_done", {"note": "已维修"}, "resolved"),
     ("wuye01", "handler", "return_case", {"reason": "not_our_duty"}, "building_leader"),

@@ -153,7 +153,7 @@ def test_event_needing_a_reason_comes_back_with_the_form_and_the_error(app, sess
 
     # Fixed, the same form goes through.
     response = client.post(f"/cases/{case.id}/events/return_case",
-                           {"version": case.version, "reason": "wrong_jurisdiction", "note": ""}, htmx=True)
+                           {"version": case.version, "reason": "insufficient_info", "note": ""}, htmx=True)
     assert response.status_code == 200 and "网格研判" in response.text
 
 

@@ -61,8 +61,10 @@ def problems(spec: EventSpec) -> list[str]:
         out.append("an event asking for a reason lists its coded reasons, and only then")
     if set(spec.roles) != _sources(spec.name):
         out.append(f"roles cover {sorted(spec.roles)}, the machine fires it from {sorted(_sources(spec.name))}")
-    if not set(spec.roles.values()) <= set(labels.ROLE):
-        out.append(f"unknown roles {set(spec.roles.values()) - set(labels.ROLE)}")
+    # a state names one role, or a tuple of roles any of which may fire it (the two supervisors)
+    roles = {r for v in spec.roles.values() for r in ((v,) if isinstance(v, str) else v)}
+    if not roles <= set(labels.ROLE):
+        out.append(f"unknown roles {roles - set(labels.ROLE)}")
     for what in ("timeline", "button", "public", "public_by_resident"):
         text = getattr(spec, what)
         if text is None and what == "public_by_resident":
@@ -80,7 +82,7 @@ def problems(spec: EventSpec) -> list[str]:
         out.append("board is a tuple of BoardMove, or NO_BOARD_MOVE")
     for m in spec.board:
         keys = {c.key for c in layout.COLUMNS.get(m.role, ())}
-        if m.role not in spec.roles.values():
+        if m.role not in roles:
             out.append(f"{m.role} has a drop for an event that is not theirs")
         if m.source not in keys or m.target not in keys:
             out.append(f"{m.role}'s board has no column {m.source!r} or {m.target!r}")

@@ -200,6 +200,7 @@ def test_no_rendered_message_carries_a_phone_or_the_resident(session, receiver, 
     facts = NoticeFacts.of(case)
     rendered = [render(kind, facts, lang, decision="approved") for kind in routing.LADDER_SCOPES | {
         "new_case": 0, "handoff": 0, "handoff_org": 0, "returned": 0, "reopened": 0, "callback": 0,
+        "rerouted": 0, "arbitration": 0, "arbitrated": 0,
         "extension_decided": 0, "resident_photos": 0} for lang in ("zh_Hans_CN", "en")]
     for payload in rendered:
         for part in (payload["title"], payload["text"]):

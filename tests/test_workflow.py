@@ -7,19 +7,20 @@ from casework.workflow import EVENTS, STATUSES, CaseWorkflow, TransitionNotAllow
 
 
 class Row:
-    def __init__(self, status="reported", via_leader=False, assigned_org_id=None, accepted=None):
+    def __init__(self, status="reported", via_leader=False, assigned_org_id=None, accepted=None, return_count=0):
         self.status = status
         self.via_leader = via_leader
         self.assigned_org_id = assigned_org_id
         self.handler_accepted_at = accepted
-        self.return_count = 0
+        self.return_count = return_count
 
 
 def machine(row: Row) -> CaseWorkflow:
     return CaseWorkflow(model=row, state_field="status")
 
 
-# (start state, row attributes, event) -> expected target
+# (start state, row attributes, event) -> expected target; "send" holds the event's own inputs
+# that its guards read (a return's reason, an arbitration's holder).
 ALLOWED = [
     ("reported", {}, "sign", "triage"),
     ("reported", {}, "merge", "closed"),
@@ -41,18 +42,31 @@ ALLOWED = [
     ("resolved", {}, "close", "closed"),
     ("resolved", {"assigned_org_id": 5}, "reopen", "handling"),
     ("resolved", {"assigned_org_id": None}, "reopen", "triage"),
+    # Working across levels: re-route, returns going up to arbitration, arbitration, 督办改派.
+    ("triage", {}, "reroute", "triage"),
+    ("building_leader", {"send": {"reason": "wrong_jurisdiction"}}, "return_case", "arbitration"),
+    ("building_leader", {"return_count": 1, "send": {"reason": "other"}}, "return_case", "arbitration"),
+    ("handling", {"via_leader": True, "send": {"reason": "wrong_jurisdiction"}}, "return_case", "arbitration"),
+    ("handling", {"via_leader": False, "return_count": 1}, "return_case", "arbitration"),
+    ("arbitration", {"send": {"holder": "grid"}}, "arbitrate", "triage"),
+    ("arbitration", {"send": {"holder": "leader"}}, "arbitrate", "building_leader"),
+    ("arbitration", {"send": {"holder": "organisation"}}, "arbitrate", "handling"),
+    ("triage", {}, "reassign", "handling"),
+    ("building_leader", {}, "reassign", "handling"),
+    ("handling", {}, "reassign", "handling"),
 ]
 
 
 def _row(start, attrs):
     return Row(status=start, via_leader=attrs.get("via_leader", False),
-               assigned_org_id=attrs.get("assigned_org_id"), accepted=attrs.get("accepted"))
+               assigned_org_id=attrs.get("assigned_org_id"), accepted=attrs.get("accepted"),
+               return_count=attrs.get("return_count", 0))
 
 
 @pytest.mark.parametrize("start,attrs,event,target", ALLOWED)
 def test_allowed_transition(start, attrs, event, target):
     row = _row(start, attrs)
-    machine(row).send(event)
+    machine(row).send(event, **attrs.get("send", {}))
     assert row.status == target
 
 
@@ -91,8 +105,26 @@ def test_dispatch_marks_route_and_return_counts():
     m.send("hand_on")
     m.send("return_case")
     assert (row.status, row.return_count) == ("building_leader", 1)
-    m.send("return_case")
-    assert (row.status, row.return_count) == ("triage", 2)
+    m.send("return_case")  # a second return goes up to the supervisor, not down to the grid
+    assert (row.status, row.return_count) == ("arbitration", 2)
+
+
+def test_wrong_jurisdiction_goes_up_at_the_first_return_and_other_reasons_do_not():
+    row = Row(status="building_leader")
+    machine(row).send("return_case", reason="not_our_duty")
+    assert row.status == "triage"
+    row = Row(status="building_leader")
+    machine(row).send("return_case", reason="wrong_jurisdiction")
+    assert (row.status, row.return_count) == ("arbitration", 1)
+
+
+def test_arbitration_marks_the_route_of_a_leader():
+    row = Row(status="arbitration", via_leader=False)
+    machine(row).send("arbitrate", holder="leader")
+    assert (row.status, row.via_leader) == ("building_leader", True)
+    row = Row(status="arbitration", via_leader=True)
+    machine(row).send("arbitrate", holder="organisation")
+    assert (row.status, row.via_leader) == ("handling", False)
 
 
 def test_full_happy_path():
@@ -132,6 +164,8 @@ def test_memoised_enabled_events_match_the_machine():
     from itertools import product
 
     from casework.workflow import enabled_events
-    for status, via, org, accepted in product(STATUSES, (False, True), (None, 7), (None, "2026-11-01")):
-        row = Row(status=status, via_leader=via, assigned_org_id=org, accepted=accepted)
-        assert list(enabled_events(row)) == [e.id for e in machine(row).enabled_events()], (status, via, org, accepted)
+    for status, via, org, accepted, returned in product(STATUSES, (False, True), (None, 7), (None, "2026-11-01"),
+                                                        (0, 2)):
+        row = Row(status=status, via_leader=via, assigned_org_id=org, accepted=accepted, return_count=returned)
+        assert list(enabled_events(row)) == [e.id for e in machine(row).enabled_events()], (
+            status, via, org, accepted, returned)

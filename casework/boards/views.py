@@ -11,7 +11,7 @@ from casework import access
 from casework import labels as L
 from casework.extensions import db, htmx
 from casework.boards.cards import CardLinks, CardRenderer
-from casework.services import boards, queries
+from casework.services import boards, queries, rerouting
 from casework.services.errors import Invalid, ServiceError
 from casework.services.transitions import check_version
 from casework.timekeeping import now
@@ -105,11 +105,12 @@ def render_card(case, *, status: int = 200, form_event: str | None = None, error
     card = boards.card_view(jurisdiction(), case, column or "")
     words = card_words(jurisdiction().role)
     names = boards.Names.for_cases([case])
-    handlers = queries.handler_choices(case) if form_event and "organisation" in EVENT_INPUTS[form_event] else []
+    needs = EVENT_INPUTS[form_event] if form_event else ()
+    handlers = queries.handler_choices(case) if "organisation" in needs or "holder" in needs else []
     return make_response(render_template(
         "boards/_card.html", facts=_renderer(words, names).facts(card), form_event=form_event,
         all_actions=all_actions, errors=errors or {}, values=values or {},
-        handlers=handlers, now=now(), W=words), status)
+        handlers=handlers, now=now(), W=words, **rerouting.form_choices(jurisdiction(), case, form_event)), status)
 
 
 @bp.route("/cards/<int:case_id>")

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from casework import access
 from casework.extensions import db, htmx
 from casework.models import Category
-from casework.services import audit, hotspots, queries, transitions
+from casework.services import audit, hotspots, queries, rerouting, transitions
 from casework.services.errors import Invalid, Refused, ServiceError
 from casework.ui import (case_and_event_or_404, case_panel_context, form_data, get_case_or_404, jurisdiction,
                          refused, render_page)
@@ -52,6 +52,7 @@ def render_case(case, *, status: int = 200, form_event: str | None = None, error
         template, case=case, events=queries.timeline(case),
         actions=access.events_for(current_user, case), form_event=form_event,
         errors=errors or {}, values=values or {}, handlers=queries.handler_choices(case),
+        **rerouting.form_choices(current_user, case, form_event),
         **case_panel_context(current_user, case),
         linked=[c for c in hotspots.linked_cases(case) if access.can_view(jurisdiction(), c)],
     ), status)
@@ -77,7 +78,8 @@ def event_form(case_id: int, event: str):
         return render_case(case, form_event=event)
     return render_template("cases/_event_form.html", case=case, event=event,
                            needs=EVENT_INPUTS[event], errors={}, values={},
-                           handlers=queries.handler_choices(case))
+                           handlers=queries.handler_choices(case),
+                           **rerouting.form_choices(current_user, case, event))
 
 
 @bp.route("/<int:case_id>/events/<event>", methods=["POST"])
@@ -93,7 +95,8 @@ def fire_event(case_id: int, event: str):
             return render_case(case, status=exc.status, form_event=event, errors=exc.errors, values=data)
         response = make_response(render_template(
             "cases/_event_form.html", case=case, event=event, needs=EVENT_INPUTS[event],
-            errors=exc.errors, values=data, handlers=queries.handler_choices(case)), exc.status)
+            errors=exc.errors, values=data, handlers=queries.handler_choices(case),
+            **rerouting.form_choices(current_user, case, event)), exc.status)
         response.headers["HX-Retarget"] = f"#case-{case.id}-action"
         response.headers["HX-Reswap"] = "innerHTML"
         return response

@@ -219,6 +219,10 @@ class CaseEvent(db.Model):
     note: Mapped[str] = mapped_column(Text, default="")
     reason_code: Mapped[str | None] = mapped_column(String(30))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    # Jurisdiction moves (reroute, arbitrate, reassign): the grid the case was in and the grid it
+    # went to (equal when it stayed); the dashboard counts re-routes and arbitrations from these.
+    from_grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"))
+    to_grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"))
     # Timeliness of the stage this event ended: its due time and the working seconds it took.
     stage_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     stage_seconds: Mapped[int | None] = mapped_column(Integer)
@@ -229,6 +233,8 @@ class CaseEvent(db.Model):
     case: Mapped[Case] = relationship(back_populates="events")
     actor: Mapped["User | None"] = relationship()  # noqa: F821
     organisation: Mapped["Organisation | None"] = relationship()  # noqa: F821
+    from_grid: Mapped["Grid | None"] = relationship(foreign_keys=[from_grid_id])  # noqa: F821
+    to_grid: Mapped["Grid | None"] = relationship(foreign_keys=[to_grid_id])  # noqa: F821
 
 
 class Extension(db.Model):

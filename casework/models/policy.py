@@ -36,7 +36,9 @@ class HolidayOverride(db.Model):
 
 # Each open status is one stage with its own clock; "case" is the whole case's limit.
 STAGES = ("sign", "dispatch", "leader", "handling", "callback", "case")
-STAGE_OF_STATUS = {"reported": "sign", "triage": "dispatch", "building_leader": "leader",
+# A case waiting for arbitration runs on the dispatch limit: the supervisor decides who handles it,
+# which is a dispatch decision (docs/metrics.md, "Jurisdiction moves").
+STAGE_OF_STATUS = {"reported": "sign", "triage": "dispatch", "building_leader": "leader", "arbitration": "dispatch",
                    "handling": "handling", "resolved": "callback"}
 
 

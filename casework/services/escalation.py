@@ -31,6 +31,9 @@ MESSAGES = {
     "handoff": _l("案件已转到您这里：%(number)s %(title)s"),
     "handoff_org": _l("案件已派给本单位，请签收：%(number)s %(title)s"),
     "returned": _l("案件被退回：%(number)s %(title)s"),
+    "rerouted": _l("案件转入本网格：%(number)s %(title)s"),
+    "arbitration": _l("案件待仲裁：%(number)s %(title)s"),
+    "arbitrated": _l("经仲裁由您办理：%(number)s %(title)s"),
     "reopened": _l("回访未解决，案件重办：%(number)s %(title)s"),
     "callback": _l("案件已办结反馈，请回访：%(number)s %(title)s"),
 }
@@ -39,7 +42,8 @@ MESSAGES = {
 def holder_role(status: str) -> str:
     """Whose stage a case in `status` is — the one routing rule for "who holds this case", read by the
     sweep and urges (`Directory.responsible`) and by hand-off notices (`holders`, notices/handoffs.py)."""
-    return {"building_leader": "building_leader", "handling": "handler"}.get(status, "grid_staff")
+    return {"building_leader": "building_leader", "handling": "handler",
+            "arbitration": "community_supervisor"}.get(status, "grid_staff")
 
 
 def holders(case: Case, status: str | None = None) -> list[int]:
@@ -56,6 +60,10 @@ def holders(case: Case, status: str | None = None) -> list[int]:
         return list(db.session.scalars(select(User.id).where(
             User.organisation_id == case.assigned_org_id, User.role == "handler", User.active.is_(True))
             .order_by(User.id)))
+    if role == "community_supervisor":  # waiting for the community supervisor's decision (仲裁)
+        return list(db.session.scalars(select(User.id).where(
+            User.role == "community_supervisor", User.community_id == case.community_id,
+            User.active.is_(True)).order_by(User.id)))
     return grid_staff_of(case)
 
 
@@ -94,6 +102,8 @@ class Directory:
             return self.leaders.get(case.building_id, [])
         if role == "handler":
             return self.handlers.get(case.assigned_org_id, [])
+        if role == "community_supervisor":  # waiting for the community supervisor's decision (仲裁)
+            return self.community_sup.get(case.community_id, [])
         return self.grid_staff.get(case.grid_id, [])
 
     def recipients(self, case: Case, level: str) -> list[int]:

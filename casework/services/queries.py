@@ -134,14 +134,18 @@ def timeline(case: Case) -> list[CaseEvent]:
     """The case's events, oldest first, with actors loaded."""
     return list(db.session.scalars(
         select(CaseEvent).where(CaseEvent.case_id == case.id)
-        .options(selectinload(CaseEvent.actor), selectinload(CaseEvent.organisation))
+        .options(selectinload(CaseEvent.actor), selectinload(CaseEvent.organisation),
+                 selectinload(CaseEvent.from_grid), selectinload(CaseEvent.to_grid))
         .order_by(CaseEvent.id)
     ))
 
 
-def handler_choices(case: Case) -> list[Organisation]:
-    """Organisations a case can be handed to: the building's property company first, then partners."""
-    prop = case.building.property_company_id
+def handler_choices(case: Case, building=None) -> list[Organisation]:
+    """Organisations a case can be handed to: the building's property company first, then partners.
+
+    `building`: another building the case is being moved to (an arbitration), whose company counts.
+    """
+    prop = (building or case.building).property_company_id
     orgs = db.session.scalars(select(Organisation).where(
         Organisation.active.is_(True), or_(Organisation.kind != "property", Organisation.id == prop)
     ).order_by(Organisation.id))

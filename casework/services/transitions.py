@@ -1,6 +1,7 @@
 """Moving a case through the workflow: the one place a case's status changes."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from flask_babel import lazy_gettext as _l
@@ -10,18 +11,21 @@ from sqlalchemy.orm.exc import StaleDataError
 from casework import access, events, observability
 from casework.extensions import db
 from casework.numbers import as_id
-from casework.models import Case, CaseEvent, Organisation, User
+from casework.models import Building, Case, CaseEvent, Organisation, User
 from casework.services.clock import end_stage, start_stage
-from casework.services import photos, tallies
+from casework.services import photos, rerouting, tallies
 from casework.services.notices import handoffs, updates
 from casework.services.errors import Invalid, Refused, Stale
 from casework.services.queries import handler_choices
 from casework.timekeeping import now
 from casework.events import EventSpec
-from casework.workflow import SATISFACTIONS, TransitionNotAllowed, enabled_events
+from casework.workflow import ARBITRATION_HOLDERS, SATISFACTIONS, TransitionNotAllowed, enabled_events
 
 log = logging.getLogger(__name__)
 NOTE_MAX = 2000
+DEADLINE_MAX_DAYS = 90  # a supervisor's deadline (督办) further away than this is a typing slip
+# Events that move a case between holders across levels: their rows keep the grids (from → to).
+JURISDICTION_EVENTS = ("reroute", "arbitrate", "reassign")
 
 
 def check_version(case: Case, seen_version: int | None) -> None:
@@ -48,14 +52,54 @@ def _check_reason(spec: EventSpec, case: Case, data: dict, clean: dict, errors: 
 
 def _check_organisation(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict, actor) -> None:
     """Only an organisation the form offers (queries.handler_choices: the building's own property
-    company or a partner): the server's rule is the one the form's choices come from."""
+    company or a partner — of the building the case is moving to, if it moves): the server's rule
+    is the one the form's choices come from."""
     org = None
     raw = as_id(str(data.get("organisation") or ""))
     if raw is not None:
         org = db.session.get(Organisation, raw)
-    if org is None or not org.active or org.id not in {o.id for o in handler_choices(case)}:
+    choices = handler_choices(case, clean.get("building"))
+    if org is None or not org.active or org.id not in {o.id for o in choices}:
         errors["organisation"] = _l("请选择承办单位。")
     clean["organisation"] = org
+
+
+def _check_building(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict, actor) -> None:
+    """Only a building the form offers (rerouting.building_choices); the grid follows the building."""
+    raw = as_id(str(data.get("building") or ""))
+    building = db.session.get(Building, raw) if raw is not None else None
+    if (building is None or actor is None
+            or building.id not in {b.id for b in rerouting.building_choices(actor, case, spec.name)}):
+        errors["building"] = _l("请选择案件所属的楼栋。")
+        building = None
+    clean["building"] = building
+
+
+def _check_holder(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict, actor) -> None:
+    """An arbitration names the grid, the building leader, or an organisation (then which one)."""
+    holder = data.get("holder") or ""
+    if holder not in ARBITRATION_HOLDERS:
+        errors["holder"] = _l("请选择由谁办理。")
+    elif holder == "organisation":
+        _check_organisation(spec, case, data, clean, errors, actor)
+    clean["holder"] = holder
+
+
+def _check_deadline(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict, actor) -> None:
+    """The supervisor's deadline for the new handler: a time later than now, within DEADLINE_MAX_DAYS."""
+    raw = (data.get("deadline") or "").strip()
+    try:
+        deadline = dt.datetime.fromisoformat(raw).replace(second=0, microsecond=0, tzinfo=None) if raw else None
+    except ValueError:
+        deadline = None
+    at = now()
+    if deadline is None:
+        errors["deadline"] = _l("请填写办理期限（日期和时间）。")
+    elif deadline <= at:
+        errors["deadline"] = _l("办理期限必须晚于现在。")
+    elif deadline > at + dt.timedelta(days=DEADLINE_MAX_DAYS):
+        errors["deadline"] = _l("办理期限不能超过 %(n)d 天。", n=DEADLINE_MAX_DAYS)
+    clean["deadline"] = deadline
 
 
 def _check_satisfaction(spec: EventSpec, case: Case, data: dict, clean: dict, errors: dict, actor) -> None:
@@ -106,7 +150,8 @@ def _check_note(spec: EventSpec, case: Case, data: dict, clean: dict, errors: di
 
 # How each kind of input (events.INPUTS) is checked and cleaned.
 _CHECKS = {"note": _check_note, "reason": _check_reason, "organisation": _check_organisation,
-           "satisfaction": _check_satisfaction, "duplicate_of": _check_duplicate_of, "photos": _check_photos}
+           "satisfaction": _check_satisfaction, "duplicate_of": _check_duplicate_of, "photos": _check_photos,
+           "building": _check_building, "holder": _check_holder, "deadline": _check_deadline}
 
 
 def _validate(case: Case, spec: EventSpec, data: dict, actor: User | None = None) -> dict:
@@ -144,12 +189,14 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
         raise Refused(_l("您无权在当前状态下执行此操作。"))
     spec = events.spec(event)
     clean = _validate(case, spec, data, actor)
-    source = case.status
+    source, source_grid = case.status, case.grid_id
     at = now()
     before = tallies.snapshot(case)  # the dashboard's rollups get the difference this move makes
     with db.session.no_autoflush:  # one UPDATE of the case (one version step) per action
         _move(case, spec, clean, at, source)
         row = _event_row(actor, case, event, clean, at, source, actor_label, public)
+        if event in JURISDICTION_EVENTS:  # the timeline and the dashboard see the move (docs/metrics.md)
+            row.from_grid_id, row.to_grid_id = source_grid, case.grid_id
     db.session.add(row)
     try:
         db.session.flush()
@@ -168,8 +215,8 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
 
 def _move(case: Case, spec: EventSpec, clean: dict, at, source: str) -> None:
     """Send the event to the machine and apply what it does to the case."""
-    try:
-        case.workflow.send(spec.name)
+    try:  # the guards of a return and an arbitration read the user's choice
+        case.workflow.send(spec.name, reason=clean.get("reason"), holder=clean.get("holder"))
     except TransitionNotAllowed as exc:  # guards changed between the check and the send
         raise Refused(_l("当前状态下不能执行此操作。")) from exc
     _apply(case, spec, clean, at, source)
@@ -184,12 +231,20 @@ def _event_row(actor, case: Case, event: str, clean: dict, at, source: str, acto
         organisation_id=(clean["organisation"].id if clean.get("organisation") else None),
         public=public, created_at=at,
     )
-    if case.status != source:
+    if case.status != source or spec_restarts(event):
         end_stage(case, row, at)  # which also ends any parking: leaving the stage ends it
         start_stage(case, at)
+        if clean.get("deadline") is not None:  # 督办: the supervisor's deadline replaces the stage limit
+            case.stage_due_at = clean["deadline"]
         if source == "reported" and case.responded_at is None:  # answered: sign, merge, reject, withdraw
             case.responded_at, case.response_due_at = at, row.stage_due_at
     return row
+
+
+def spec_restarts(event: str) -> bool:
+    """A self-transition that hands the case to someone new starts the stage clock afresh."""
+    s = events.spec(event)
+    return s is not None and s.restarts_clock
 
 
 def add_event(actor: User | None, case: Case, kind: str, event: str, note: str = "", *,

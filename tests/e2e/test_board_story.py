@@ -108,7 +108,7 @@ def test_supervisor_board_and_phone_layout(live_server, browser, screenshots, si
     ctx = browser.new_context(viewport={"width": 1920, "height": 1000}, locale="zh-CN")
     page = ctx.new_page()
     sign_in(page, base, "shequ01")
-    assert page.locator(".bcol").count() == 6
+    assert page.locator(".bcol").count() == 7  # the arbitration queue (待仲裁) first
     screenshots(page, "board-supervisor.png")
     ctx.close()
 

@@ -106,6 +106,11 @@ GRID_COLUMNS = (
     _column("callback", _l("待回访"), _status("resolved")),
     _column("closed", _l("近7天办结"), _closed_recently, newest_first=True),
 )
+# Supervisors see the grid's columns and, first, the cases waiting for their arbitration (仲裁).
+SUPERVISOR_COLUMNS = (
+    _column("arbitration", _l("待仲裁"), _status("arbitration")),
+    *GRID_COLUMNS,
+)
 LEADER_COLUMNS = (
     _column("mine", _l("待我处理"), _status("building_leader"), due_first=True),
     _column("handed_on", _l("已转交"), _status("handling"), due_first=True),
@@ -122,8 +127,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     "grid_staff": GRID_COLUMNS,
     "building_leader": LEADER_COLUMNS,
     "handler": HANDLER_COLUMNS,
-    "community_supervisor": GRID_COLUMNS,
-    "subdistrict_supervisor": GRID_COLUMNS,
+    "community_supervisor": SUPERVISOR_COLUMNS,
+    "subdistrict_supervisor": SUPERVISOR_COLUMNS,
     "admin": GRID_COLUMNS,
 }
 TITLES = {

@@ -14,13 +14,19 @@ KIND = {"dispatch": "handoff", "dispatch_handler": "handoff_org", "hand_on": "ha
 
 # escalation.holder_role says whose stage a status is; routing.PEOPLE reads that kind of user in one statement.
 _PEOPLE_OF = {"building_leader": ("building_leaders", "building_id"), "handler": ("handlers", "assigned_org_id"),
-              "grid_staff": ("grid_staff", "grid_id")}
+              "grid_staff": ("grid_staff", "grid_id"),
+              "community_supervisor": ("community_supervisors", "community_id")}
+
+
+# Events whose notice is not the plain hand-off kind above: (event, status entered) → kind.
+_KIND_AT = {("return_case", "arbitration"): "arbitration"}
+_KIND_OF = {"reroute": "rerouted", "arbitrate": "arbitrated", "reassign": "handoff_org"}
 
 
 def receivers(case: Case, row: CaseEvent) -> tuple[str, str, int | None, bool]:
-    """(kind, who receives, whose (their building, organisation or grid), whether the organisation's
-    group hears of it) for the case's new holder; `who` names a statement of routing.PEOPLE."""
-    kind = KIND.get(row.event, "")
+    """(kind, who receives, whose (their building, organisation, grid or community), whether the
+    organisation's group hears of it) for the case's new holder; `who` names a statement of routing.PEOPLE."""
+    kind = _KIND_AT.get((row.event, row.to_status)) or _KIND_OF.get(row.event) or KIND.get(row.event, "")
     if not kind:
         return "", "", None, False
     role = escalation.holder_role(row.to_status)

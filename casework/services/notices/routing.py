@@ -82,6 +82,7 @@ PEOPLE = {
     "building_leaders": _people(user_buildings.c.building_id == bindparam("id"),
                                 join=(user_buildings, user_buildings.c.user_id == User.id)),
     "handlers": _people(User.organisation_id == bindparam("id"), User.role == "handler"),
+    "community_supervisors": _people(User.community_id == bindparam("id"), User.role == "community_supervisor"),
 }
 
 

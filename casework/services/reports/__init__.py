@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from casework import access
+from casework.services.reports.moves import MoveRow, moves_by_community
 from casework.services.reports.lists import FIGURES, OVERDUE_LIMIT, OverdueCase, figure_cases, overdue_cases
 from casework.services.reports.rankings import GroupRow, group_labels, ranked, ranking
 from casework.services.reports.rates import GOOD_SATISFACTION, Figures, Rate, base_figures, figures
@@ -40,6 +41,7 @@ class Report:
     overdue: list[OverdueCase]
     overdue_total: int
     returns: Returns
+    moves: list[MoveRow]
 
 
 def build_report(user: access.Who, period: Period, scope: Scope, dim: str, *, at: dt.datetime | None = None,
@@ -56,7 +58,8 @@ def build_report(user: access.Who, period: Period, scope: Scope, dim: str, *, at
                   stages=stage_times(user, scope, period),
                   ranking=ranking(user, scope, period, at, dim, english, grouping.fold(per_base)),
                   weeks=weekly_trend(user, scope, period), overdue=overdue, overdue_total=overdue_total,
-                  returns=returns_by_reason(user, scope, period, dim, english))
+                  returns=returns_by_reason(user, scope, period, dim, english),
+                  moves=moves_by_community(user, scope, period))
 
 
 __all__ = [
@@ -66,5 +69,5 @@ __all__ = [
     "Rate", "Figures", "figures", "GroupRow", "group_labels", "ranked", "ranking", "StageTime", "stage_times",
     "stage_times_live", "stage_times_rollup", "Week", "weekly_trend", "OverdueCase", "overdue_cases",
     "figure_cases", "Report", "build_report", "Grouping", "ReasonRow", "Returns", "reason_label",
-    "returns_by_reason",
+    "returns_by_reason", "MoveRow", "moves_by_community",
 ]
