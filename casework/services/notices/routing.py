@@ -75,7 +75,7 @@ def _people(*where, join=None):
             .order_by(User.id, _ACTIVE_SUBSCRIPTION.c.channel_id))
 
 
-# Must stay equal to handoffs' receivers: escalation.grid_staff_of, handoffs.building_leaders / handlers.
+# Must stay equal to escalation.holders (the people holding a case in each holder_role), read by handoffs.receivers.
 PEOPLE = {
     "grid_staff": _people(user_grids.c.grid_id == bindparam("id"), User.role == "grid_staff",
                           join=(user_grids, user_grids.c.user_id == User.id)),
