@@ -144,6 +144,7 @@ class CardFacts:
     events: tuple[str, ...]
     moves: tuple[MoveOption, ...]
     pick: str | None = None  # "sign" or "urge" when the card can be ticked for a bulk action
+    assist: object = None  # services.assists.CardAssist (a tuple: settled, total, the viewer's own part) or None
     links: Links | None = field(default=None, compare=False)
 
     @property
@@ -201,7 +202,7 @@ class CardRenderer:
             unit=mask_phones(c.unit), organisation=org.name if org else "", age=self.age(c.created_at),
             return_count=c.return_count,
             due=self.due(c) if c.stage_due_at is not None and c.status != "closed" else None,
-            events=tuple(card.events), moves=tuple(card.moves), pick=card.pick,
+            events=tuple(card.events), moves=tuple(card.moves), pick=card.pick, assist=card.assist,
             links=self.links(c.id, card.events) if links else None)
 
     def __call__(self, card: CardView, macro):

@@ -47,6 +47,8 @@ def card_words(role: str, at=None) -> SimpleNamespace:
         "column": {c.key: str(c.label) for c in boards.COLUMNS.get(role, ())},
         "pick": _("选择"), "move_to": _("移到…"), "more": _("更多…"), "reported_at": _("上报时间"),
         "returned": _("退回 %(n)s 次", n="%d"),
+        "assist": _("协办 %(settled)s/%(total)s", settled="%d", total="%d"),
+        "assist_mine": {"open": _("我方待完成"), "done": _("我方已完成"), "waived": _("主办已办结")},
         "age": ui.age_words(at),
         "due": DueViews(at),
         "locale": _locale(),

@@ -12,7 +12,7 @@ from casework.extensions import db
 from casework.numbers import as_id
 from casework.models import Case, CaseEvent, Organisation, User
 from casework.services.clock import end_stage, start_stage
-from casework.services import tallies
+from casework.services import assists, tallies
 from casework.services.notices import handoffs
 from casework.services.errors import Invalid, Refused, Stale
 from casework.services.queries import handler_choices
@@ -97,6 +97,8 @@ def _validate(case: Case, spec: EventSpec, data: dict, actor: User | None = None
         errors["note"] = _l("说明不能超过 %(n)d 字。", n=NOTE_MAX)
     for name in spec.inputs:
         _CHECKS[name](spec, case, data, clean, errors, actor)
+    if spec.name == "report_done":  # the lead finishes only when every assisting part is in, or says why not
+        clean["assist_reason"] = assists.check_lead_finish(case, data, errors)
     if errors:
         raise Invalid(_l("请检查填写的内容。"), errors)
     return clean
@@ -129,6 +131,8 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
         _move(case, spec, clean, at, source)
         row = _event_row(actor, case, event, clean, at, source, actor_label, public)
     db.session.add(row)
+    if clean.get("assist_reason"):  # the lead's "why not" closes each open assisting part
+        assists.waive_open_parts(actor, case, clean["assist_reason"], at)
     try:
         db.session.flush()
     except StaleDataError as exc:  # a concurrent commit won the race; the caller rolls back
