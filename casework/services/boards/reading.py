@@ -316,14 +316,17 @@ def etag(who: Who, f: CaseFilters, *, locale: str = "", at: dt.datetime | None =
                       f, with_status=False)
         for tag, conds in index_ranges(j, pieces)
     ]
+    # Assisting parts (协办) change without their case: their share is tags 3 and 4 (unfiltered: a
+    # filter only narrows what the board shows).
+    parts += assists.etag_parts(j, pieces[:2])
     # Tagged, since UNION ALL does not promise its parts' order: 0/1 counted (open, recently closed), 2 versions.
     rows = db.session.execute(union_all(*parts)).all()
-    counted = [r for r in rows if r[0] != 2]
+    counted = [r for r in rows if r[0] in (0, 1)]
     row = (sum(r[1] for r in counted), max((r[2] for r in counted if r[2]), default=None),
            sum(r[1] for r in rows if r[0] == 2))
-    # Assisting parts (协办) change without their case: their count, versions and latest change over
-    # the open and recently closed cases in scope (unfiltered: a filter only narrows what it covers).
-    row += assists.etag_fingerprint(j, pieces[:2])
+    n3 = [r for r in rows if r[0] == 3]
+    row += (sum(r[1] for r in n3), max((r[2] for r in n3 if r[2]), default=None),
+            sum(r[1] for r in rows if r[0] == 4))
     raw = "|".join(str(x) for x in (j.key, locale, sorted(f.as_args().items()), bucket, *row))
     return hashlib.sha1(raw.encode()).hexdigest()[:20]
 
