@@ -12,9 +12,10 @@ handful) and fills empty weeks; it never loops over cases.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from casework import access
+from casework.services.reports.assists import AssistRow, assist_rows
 from casework.services.reports.lists import FIGURES, OVERDUE_LIMIT, OverdueCase, figure_cases, overdue_cases
 from casework.services.reports.rankings import GroupRow, group_labels, ranked, ranking
 from casework.services.reports.rates import GOOD_SATISFACTION, Figures, Rate, base_figures, figures
@@ -38,6 +39,7 @@ class Report:
     weeks: list[Week]
     overdue: list[OverdueCase]
     overdue_total: int
+    assists: list[AssistRow] = field(default_factory=list)  # assisting parts per organisation (协办)
 
 
 def build_report(user: access.Who, period: Period, scope: Scope, dim: str, *, at: dt.datetime | None = None,
@@ -53,10 +55,12 @@ def build_report(user: access.Who, period: Period, scope: Scope, dim: str, *, at
     return Report(period=period, scope=scope, dim=dim, now=at, totals=totals,
                   stages=stage_times(user, scope, period),
                   ranking=ranking(user, scope, period, at, dim, english, grouping.fold(per_base)),
-                  weeks=weekly_trend(user, scope, period), overdue=overdue, overdue_total=overdue_total)
+                  weeks=weekly_trend(user, scope, period), overdue=overdue, overdue_total=overdue_total,
+                  assists=assist_rows(user, scope, period))
 
 
 __all__ = [
+    "AssistRow", "assist_rows",
     "DIMENSIONS", "DIMENSION_LABELS", "FIGURES", "GOOD_SATISFACTION", "MAX_YEARS", "OVERDUE_LIMIT", "STAGES",
     "STAGE_LABELS", "SUPERVISOR_ROLES",
     "Period", "Scope", "latest_end", "dimensions_for", "communities_for", "grids_for", "check_scope",
