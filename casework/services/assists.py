@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, literal, null, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from casework import access
@@ -135,7 +136,8 @@ def add_note(actor: User, case: Case, part: CaseAssist, note: str) -> CaseEvent:
     if errors:
         raise Invalid(_l("请检查填写的内容。"), errors)
     at = now()
-    part.updated_at = at  # bumps the version: the boards' ETag moves
+    part.updated_at = at
+    flag_modified(part, "updated_at")  # an UPDATE even within the same second: the version (boards' ETag) moves
     row = _row(actor, case, "assist_note", text, part.organisation_id, at)
     _flush()
     log.info("case %s: note by assisting %s", case.number, actor.username)
