@@ -343,3 +343,13 @@ def test_assisting_parts_per_organisation_match_a_hand_made_set(app, session, lo
     row = parse(page.text).find(id=f"assist-org-{mine.id}")
     cells = [c.text.strip() for c in row.find_all("td")]
     assert cells == ["4", "2", "1", "50%", "1", "1"]
+
+
+def test_without_javascript_a_post_goes_back_to_the_case_page(app, session, login_as):
+    case = handling_case()
+    client = login_as("wuye01")
+    bad = client.post(f"/cases/{case.id}/assists", {"organisation": ""})
+    assert bad.status_code == 422 and "请选择协办单位。" in bad.text and parts(case.id) == []
+    ok = client.post(f"/cases/{case.id}/assists", {"organisation": partner().id})
+    assert ok.status_code == 303 and ok.headers["Location"].endswith(f"/cases/{case.id}")
+    assert len(parts(case.id)) == 1

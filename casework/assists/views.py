@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from casework.extensions import db, htmx
 from casework.services import assists
 from casework.services.errors import Invalid, ServiceError
-from casework.ui import form_data, get_case_or_404, refused
+from casework.ui import form_data, get_case_or_404, refused, render_page
 
 bp = Blueprint("assists", __name__, url_prefix="/cases")
 
@@ -25,9 +26,13 @@ def open_assists(case_id: int) -> list[str]:
 
 
 def render_panel(case, *, status: int = 200, errors=None, values=None, form_part: int | None = None):
-    """The assisting block fragment; a plain (non-htmx) post goes back to the case page instead."""
+    """The assisting block fragment; a plain (non-htmx) post goes back to the case page instead (or,
+    refused input, to an error page naming what to fix)."""
     if not htmx and status == 200:
         return redirect(url_for("cases.detail", case_id=case.id), 303)
+    if not htmx:
+        return make_response(render_page("error.html", status=status, title=_("操作未完成"),
+                                         message=" ".join(str(m) for m in (errors or {}).values())), status)
     response = make_response(render_template(
         "assists/_panel.html", case=case, assist=assists.panel(current_user, case),
         assist_errors=errors or {}, assist_values=values or {}, form_part=form_part), status)

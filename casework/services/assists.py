@@ -163,30 +163,36 @@ def report_part_done(actor: User, case: Case, part: CaseAssist, note: str, versi
 
 
 # ---- the lead's "report done" (called by services/transitions.py) ----------------------------------
-def check_lead_finish(case: Case, data: dict, errors: dict) -> str:
+def check_lead_finish(case: Case, data: dict, errors: dict) -> tuple[str, list[CaseAssist]]:
     """The lead reports the whole case done only when every assisting part is in, or says why not.
 
-    Returns the reason (empty while no part is open); puts a readable error on the reason field
-    when a part is open and no reason was given.
+    Returns the reason and the parts it closes (none while no part is open); puts a readable error
+    on the reason field when a part is open and no reason was given.
     """
-    waiting = open_parts(case.id)
+    waiting = _others_open(case)
     reason = (data.get(REASON_FIELD) or "").strip()
     if not waiting:
-        return ""
+        return "", []
     if not reason:
         names = "、".join(p.organisation.name for p in waiting)
         errors[REASON_FIELD] = _l("协办单位尚未报告完成：%(names)s。请等协办完成，或写明不等的原因。", names=names)
     elif len(reason) > NOTE_MAX:
         errors[REASON_FIELD] = _l("说明不能超过 %(n)d 字。", n=NOTE_MAX)
-    return reason
+    return reason, waiting
 
 
-def waive_open_parts(actor: User | None, case: Case, reason: str, at: dt.datetime) -> None:
-    """The lead finished without the open parts: each is closed with the lead's reason, on the timeline."""
-    for part in open_parts(case.id):
+def _others_open(case: Case) -> list[CaseAssist]:
+    """The open parts of organisations other than the lead (one asked to assist may lead it later, after a
+    return and a new hand-on: its own part does not hold up its report)."""
+    return [p for p in open_parts(case.id) if p.organisation_id != case.assigned_org_id]
+
+
+def waive_open_parts(actor: User | None, case: Case, reason: str, parts: list[CaseAssist], at: dt.datetime) -> None:
+    """The lead finished without these open parts (read by `check_lead_finish`): each is closed with the
+    lead's reason, one timeline row each. No query and no flush here: the transition flushes once."""
+    for part in parts:
         part.waived_at, part.waived_reason, part.updated_at = at, reason, at
         _row(actor, case, "assist_waived", reason, part.organisation_id, at)
-    _flush()
 
 
 # ---- who hears of it ---------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ def _validate(case: Case, spec: EventSpec, data: dict, actor: User | None = None
     for name in spec.inputs:
         _CHECKS[name](spec, case, data, clean, errors, actor)
     if spec.name == "report_done":  # the lead finishes only when every assisting part is in, or says why not
-        clean["assist_reason"] = assists.check_lead_finish(case, data, errors)
+        clean["assist_reason"], clean["assist_waived"] = assists.check_lead_finish(case, data, errors)
     if errors:
         raise Invalid(_l("请检查填写的内容。"), errors)
     return clean
@@ -131,8 +131,8 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
         _move(case, spec, clean, at, source)
         row = _event_row(actor, case, event, clean, at, source, actor_label, public)
     db.session.add(row)
-    if clean.get("assist_reason"):  # the lead's "why not" closes each open assisting part
-        assists.waive_open_parts(actor, case, clean["assist_reason"], at)
+    if clean.get("assist_waived"):  # the lead's "why not" closes each open assisting part
+        assists.waive_open_parts(actor, case, clean["assist_reason"], clean["assist_waived"], at)
     try:
         db.session.flush()
     except StaleDataError as exc:  # a concurrent commit won the race; the caller rolls back
