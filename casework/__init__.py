@@ -109,6 +109,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from casework.auth.views import bp as auth_bp
     from casework.boards.views import bp as boards_bp
     from casework.cases.views import bp as cases_bp
+    from casework.assists.views import bp as assists_bp
     from casework.intake.views import bp as intake_bp
     from casework.public.staff import bp as public_staff_bp
     from casework.public.views import bp as public_bp
@@ -127,6 +128,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(boards_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(assists_bp)
     app.register_blueprint(intake_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(public_staff_bp)

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from casework.events import EVENT_ORDER, EVENT_ROLES, roles_of  # noqa: F401 (EVENT_ROLES re-exported); one spec per event
-from casework.models import Building, Case, Community, Grid, User
+from casework.extensions import db
+from casework.models import Building, Case, CaseAssist, Community, Grid, User
 from casework.workflow import enabled_events
 
 SUPERVISORS = ("community_supervisor", "subdistrict_supervisor")
@@ -37,7 +38,8 @@ class Jurisdiction:
     - subdistrict supervisor: everything (no ids); the admin and the auditor: nothing (三员分立);
     - community supervisor: `community_ids` (the user's community);
     - grid staff: `grid_ids`; building leader: `building_ids`;
-    - handler: `organisation_id` (cases assigned to the organisation, or returned by it).
+    - handler: `organisation_id` (cases assigned to the organisation, returned by it, or that it
+      assists on: a `CaseAssist` part, 协办).
     Anyone else sees nothing. The value is immutable and holds no database object, so it can be
     kept for a request, compared, hashed and turned into a cache key (`key`).
     """
@@ -92,8 +94,10 @@ class Jurisdiction:
         """`clause()` as disjoint clauses whose union is exactly the scope (counts add up).
 
         A handler's scope is an OR over two columns (assigned to its organisation, or returned by
-        it); counting over the OR makes the database merge two indexes and read every row, while
-        each part alone reads one (org, status, time) index. Every other scope is one part.
+        it) and its assisting parts (协办); counting over the OR makes the database merge indexes and
+        read every row, while each part alone reads one (org, status, time) index (the assisting
+        part: the organisation's few case ids from `ix_case_assist_org_case`). Every other scope is
+        one part.
         """
         role = self.role
         if role in SEE_ALL:
@@ -106,9 +110,11 @@ class Jurisdiction:
             return [_among(Case.building_id, self.building_ids)]
         if role == "handler" and self.organisation_id:
             org = self.organisation_id
+            not_lead = or_(Case.assigned_org_id.is_(None), Case.assigned_org_id != org)
             return [Case.assigned_org_id == org,
-                    and_(Case.returned_org_id == org,
-                         or_(Case.assigned_org_id.is_(None), Case.assigned_org_id != org))]
+                    and_(Case.returned_org_id == org, not_lead),
+                    and_(assisted_by(org), not_lead,
+                         or_(Case.returned_org_id.is_(None), Case.returned_org_id != org))]
         return [false()]
 
     def over(self, *, community, grid, building, org) -> ColumnElement[bool]:
@@ -180,8 +186,9 @@ class Jurisdiction:
         if role == "building_leader":
             return case.building_id in self.building_ids
         if role == "handler":
-            return self.organisation_id is not None and self.organisation_id in (
-                case.assigned_org_id, case.returned_org_id)
+            return self.organisation_id is not None and (
+                self.organisation_id in (case.assigned_org_id, case.returned_org_id)
+                or self.organisation_id in assisting_orgs(case))
         return False
 
     def acts_for(self, case: Any, role: str) -> bool:
@@ -197,6 +204,20 @@ class Jurisdiction:
         if role in SUPERVISORS:  # a supervisor acts on what they supervise (督办, arbitration)
             return self.contains(case)
         return False
+
+
+def assisted_by(org_id: int) -> ColumnElement[bool]:
+    """A WHERE clause on Case: the cases the organisation has an assisting part in (协办). Must stay
+    equal to `assisting_orgs` below."""
+    return Case.id.in_(select(CaseAssist.case_id).where(CaseAssist.organisation_id == org_id))
+
+
+def assisting_orgs(case: Any) -> frozenset[int]:
+    """The organisations with an assisting part in the case (one small query; `assisted_by` in SQL)."""
+    case_id = getattr(case, "id", None)
+    if case_id is None:
+        return _NONE
+    return frozenset(db.session.scalars(select(CaseAssist.organisation_id).where(CaseAssist.case_id == case_id)))
 
 
 def _among(column, ids: frozenset[int]) -> ColumnElement[bool]:
@@ -283,8 +304,34 @@ def may_resume(user: Who, case: Case) -> bool:
 
 
 def may_add_after_photo(user: Who, case: Case) -> bool:
-    """The handler organisation working the case adds "after" photos while handling or awaiting call-back."""
-    return case.status in ("handling", "resolved") and _acts_for(user, case, "handler")
+    """The handler organisation working the case adds "after" photos while handling or awaiting
+    call-back; so does an assisting organisation (协办) for its part."""
+    return case.status in ("handling", "resolved") and (
+        _acts_for(user, case, "handler") or assists_on(user, case))
+
+
+# ---- lead and assisting handlers (主办 / 协办; services/assists.py) ------------------------------
+def may_request_assist(user: Who, case: Case) -> bool:
+    """While a handler organisation leads the case (handling), the grid staff who dispatch, the lead
+    organisation's handlers and the supervisors of the case add assisting organisations."""
+    if case.status != "handling" or case.assigned_org_id is None:
+        return False
+    return (_acts_for(user, case, "grid_staff") or _acts_for(user, case, "handler")
+            or (user.role in SUPERVISORS and can_view(user, case)))
+
+
+def assists_on(user: Who, case: Case) -> bool:
+    """Whether the user is a handler of an organisation assisting on the (open) case, not its lead."""
+    if user.role != "handler" or not case.is_open:
+        return False
+    org = jurisdiction_of(user).organisation_id
+    return org is not None and org != case.assigned_org_id and org in assisting_orgs(case)
+
+
+def may_work_assist(user: Who, case: Case, part: CaseAssist) -> bool:
+    """The assisting organisation's handlers add notes to their part and report it done while it is open."""
+    return (part.is_open and user.role == "handler" and part.case_id == case.id
+            and jurisdiction_of(user).organisation_id == part.organisation_id and assists_on(user, case))
 
 
 # Page-level permissions: which areas a role opens at all (the case-level rules are above).

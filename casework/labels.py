@@ -26,6 +26,9 @@ EVENT = {
     "building_moved": _lp("timeline", "楼栋调整"),
     "notice_sent": _lp("timeline", "通知已发出"),
     "hotspot_opened": _lp("timeline", "热点主动立案"), "hotspot_linked": _lp("timeline", "关联主动立案"),
+    # lead and assisting handlers (主办 / 协办; services/assists.py)
+    "assist_requested": _lp("timeline", "邀请协办"), "assist_note": _lp("timeline", "协办进展"),
+    "assist_done": _lp("timeline", "协办完成"), "assist_waived": _lp("timeline", "主办办结，协办未完成"),
 }
 # Short button words: the workflow's events from their spec, the urge; anything else falls back to
 # the timeline's word.

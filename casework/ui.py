@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from flask_login import current_user, login_required
 
 from casework import access, labels
-from casework.services import clock, escalation, residents, timeliness
+from casework.services import assists, clock, escalation, residents, timeliness
 from casework.extensions import db
 from casework.models import Case
 from casework.models.cases import mask_phone, mask_phones
@@ -93,7 +93,7 @@ def refused(exc, *, trigger: str | None = None):
 def case_panel_context(user, case: Case) -> dict:
     """What the case panel shows besides the case, read here so its templates query nothing: the
     due badge, the clock's pending request, at triage the look-alike open cases (for whoever may merge), the
-    duplicates merged into it, and whether the user may add "after" photos."""
+    duplicates merged into it, whether the user may add "after" photos, and the assisting parts (协办)."""
     may_merge = case.status in ("reported", "triage") and access.may_fire(user, case, "merge")
     return {
         "pending": timeliness.pending(case),
@@ -101,6 +101,7 @@ def case_panel_context(user, case: Case) -> dict:
         "duplicates": residents.possible_duplicates(case) if may_merge else [],
         "merged": residents.merged_duplicates(case),
         "may_add_photo": access.may_add_after_photo(user, case),
+        "assist": assists.panel(user, case),
     }
 
 

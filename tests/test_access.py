@@ -191,7 +191,7 @@ def test_scope_parts_are_disjoint_and_add_up_to_the_scope(session):
         assert set().union(*parts) == scope, u.username
         assert sum(map(len, parts)) == len(scope), f"{u.username}: parts overlap"
         if u.role == "handler":
-            assert len(parts) == 2
+            assert len(parts) == 3  # assigned, returned elsewhere, assisting (协办)
             returned_elsewhere += len(parts[1])
     assert returned_elsewhere, "the demo data has no case returned by a handler and now elsewhere"
 
@@ -239,7 +239,7 @@ def test_jurisdiction_is_a_value_with_a_key(session):
     nobody = access.Jurisdiction(role="grid_staff")
     assert db.session.scalar(select(db.func.count()).select_from(Case).where(nobody.clause())) == 0
     handler = access.Jurisdiction.of(user("wuye01"))
-    assert len(handler.parts()) == 2 and handler.organisation_id == user("wuye01").organisation_id
+    assert len(handler.parts()) == 3 and handler.organisation_id == user("wuye01").organisation_id
 
 
 EXPECTED_SCOPES = {

@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select
 
 from case_steps import parse, snapshot
 from conftest import Client, org, user
+from casework import access
 from casework.extensions import db
 from casework.models import Building, Case, CaseEvent, Grid, Organisation, User
 from casework.services import boards, transitions
@@ -115,6 +116,8 @@ def _expected(username: str) -> dict[str, set[int]]:
         return {
             "to_sign": {c.id for c in cases if c.assigned_org_id == o and c.status == "handling" and not c.handler_accepted_at},
             "in_progress": {c.id for c in cases if c.assigned_org_id == o and c.status == "handling" and c.handler_accepted_at},
+            "assisting": {c.id for c in cases if o in access.assisting_orgs(c) and o not in (c.assigned_org_id, c.returned_org_id)
+                          and (c.status != "closed" or recent(c))},
             "done": {c.id for c in cases if c.assigned_org_id == o and (c.status == "resolved" or recent(c))},
             "returned": {c.id for c in cases if c.returned_org_id == o and c.assigned_org_id != o
                          and (c.status != "closed" or recent(c))},

@@ -341,7 +341,8 @@ def test_the_cache_key_is_the_facts(app):
     assert base == _facts(links=None) and hash(base) == hash(_facts(links=None))
     changed = dict(id=8, version=4, number="X", title="别的", priority="normal", column="triage", category="c",
                    building="b", unit="u", organisation="", age="4小时", return_count=0, due=None,
-                   events=("sign",), moves=(), pick=None, quote=("reopen", "还是漏水"), after_photo=5)
+                   events=("sign",), moves=(), pick=None, quote=("reopen", "还是漏水"), after_photo=5,
+                   assist=(1, 2, None))
     assert set(changed) == {f for f in cards.CardFacts.__dataclass_fields__ if f != "links"}
     for name, value in changed.items():
         assert _facts(**{name: value}) != base, name

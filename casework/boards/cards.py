@@ -162,6 +162,7 @@ class CardFacts:
     # call-back. Masked and shortened; None when the card quotes nothing.
     quote: tuple[str, str] | None = None
     after_photo: int | None = None  # the first "after" photo's id, shown as a thumbnail awaiting the call-back
+    assist: object = None  # services.assists.CardAssist (a tuple: settled, total, the viewer's own part) or None
     links: Links | None = field(default=None, compare=False)
 
     @property
@@ -233,7 +234,7 @@ class CardRenderer:
             return_count=c.return_count,
             due=self.due(c) if c.stage_due_at is not None and c.status != "closed" else None,
             events=tuple(card.events), moves=tuple(card.moves), pick=card.pick, quote=quote, after_photo=photo,
-            links=self.links(c.id, card.events, photo) if links else None)
+            assist=card.assist, links=self.links(c.id, card.events, photo) if links else None)
 
     def __call__(self, card: CardView, macro):
         facts = self.facts(card, links=False)

@@ -51,6 +51,8 @@ def card_words(role: str, at=None) -> SimpleNamespace:
         "reopened": _("重办"), "reopen_reason": _("居民反馈："), "done_note": _("办结说明："),
         "after_photo": _("完工照片"),
         "returned": _("退回 %(n)s 次", n="%d"),
+        "assist": _("协办 %(settled)s/%(total)s", settled="%d", total="%d"),
+        "assist_mine": {"open": _("我方待完成"), "done": _("我方已完成"), "waived": _("主办已办结")},
         "age": ui.age_words(at),
         "due": DueViews(at),
         "locale": _locale(),

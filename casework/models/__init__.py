@@ -1,6 +1,7 @@
 """Typed SQLAlchemy models, one module per aggregate."""
 from casework.models.apikeys import ApiKey, ApiRequest, api_key_communities
 from casework.models.audit import AuditEntry
+from casework.models.assists import CaseAssist
 from casework.models.cases import Attachment, Case, CaseEvent, CaseLink, Escalation, Extension, Notification
 from casework.models.counters import Counter
 from casework.models.notices import NoticeChannel, NoticePreference, NoticeSubscription, OutboxMessage
@@ -13,7 +14,7 @@ from casework.models.volunteers import (
 from casework.models.policy import STAGE_OF_STATUS, STAGES, Category, HolidayOverride, Setting, TimeLimit
 
 __all__ = [
-    "ApiKey", "ApiRequest", "api_key_communities", "AuditEntry", "STAGES", "STAGE_OF_STATUS", "Attachment", "Building", "Escalation", "Extension", "Setting", "TimeLimit", "Case", "CaseEvent", "CaseLink", "Category", "Community", "Counter", "Grid",
+    "ApiKey", "ApiRequest", "api_key_communities", "AuditEntry", "CaseAssist", "STAGES", "STAGE_OF_STATUS", "Attachment", "Building", "Escalation", "Extension", "Setting", "TimeLimit", "Case", "CaseEvent", "CaseLink", "Category", "Community", "Counter", "Grid",
     "HolidayOverride", "NoticeChannel", "NoticePreference", "NoticeSubscription", "Notification",
     "OutboxMessage", "Organisation", "Subdistrict", "User",
     "organisation_communities", "user_buildings", "user_grids",

@@ -36,6 +36,8 @@ MESSAGES = {
     "arbitrated": _l("经仲裁由您办理：%(number)s %(title)s"),
     "reopened": _l("回访未解决，案件重办：%(number)s %(title)s"),
     "callback": _l("案件已办结反馈，请回访：%(number)s %(title)s"),
+    "assist_requested": _l("请本单位协办：%(number)s %(title)s"),
+    "assist_done": _l("协办单位已完成协办部分：%(number)s %(title)s"),
 }
 
 

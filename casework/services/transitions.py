@@ -13,7 +13,7 @@ from casework.extensions import db
 from casework.numbers import as_id
 from casework.models import Building, Case, CaseEvent, Organisation, User
 from casework.services.clock import end_stage, start_stage
-from casework.services import photos, rerouting, tallies
+from casework.services import assists, photos, rerouting, tallies
 from casework.services.notices import handoffs, updates
 from casework.services.errors import Invalid, Refused, Stale
 from casework.services.queries import handler_choices
@@ -162,6 +162,8 @@ def _validate(case: Case, spec: EventSpec, data: dict, actor: User | None = None
         errors["note"] = _l("说明不能超过 %(n)d 字。", n=NOTE_MAX)
     for name in spec.inputs:
         _CHECKS[name](spec, case, data, clean, errors, actor)
+    if spec.name == "report_done":  # the lead finishes only when every assisting part is in, or says why not
+        clean["assist_reason"], clean["assist_waived"] = assists.check_lead_finish(case, data, errors)
     if errors:
         if data.get("photos") and "photos" in spec.inputs and "photos" not in errors:
             # A browser cannot send a chosen file back: say so instead of dropping it without a word.
@@ -198,6 +200,8 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
         if event in JURISDICTION_EVENTS:  # the timeline and the dashboard see the move (docs/metrics.md)
             row.from_grid_id, row.to_grid_id = source_grid, case.grid_id
     db.session.add(row)
+    if clean.get("assist_waived"):  # the lead's "why not" closes each open assisting part
+        assists.waive_open_parts(actor, case, clean["assist_reason"], clean["assist_waived"], at)
     try:
         db.session.flush()
     except StaleDataError as exc:  # a concurrent commit won the race; the caller rolls back

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, or_
 
-from casework.access import Jurisdiction, Who
+from casework.access import Jurisdiction, Who, assisted_by
 from casework.events import EVENT_INPUTS, SPECS, BoardMove
 from casework.models import Case
 from casework.workflow import CaseWorkflow
@@ -71,6 +71,15 @@ def _handler_returned(j, at):
                 or_(Case.status != "closed", Case.updated_at >= cut))
 
 
+def _handler_assisting(j, at):
+    """Cases the organisation assists on (协办), not leads nor returned: open, or closed recently."""
+    org = _org(j)
+    return and_(assisted_by(org),
+                or_(Case.assigned_org_id.is_(None), Case.assigned_org_id != org),
+                or_(Case.returned_org_id.is_(None), Case.returned_org_id != org),
+                or_(Case.status != "closed", Case.updated_at >= recent_cutoff(at)))
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of a board: what it is called and which cases (inside the scope) it holds.
@@ -120,6 +129,7 @@ LEADER_COLUMNS = (
 HANDLER_COLUMNS = (
     _column("to_sign", _l("待签收"), _handler_to_sign, due_first=True),
     _column("in_progress", _l("办理中"), _handler_in_progress, due_first=True),
+    _column("assisting", _l("协办"), _handler_assisting),
     _column("done", _l("已办结反馈"), _handler_resolved, _handler_closed_recently, newest_first=True),
     _column("returned", _l("已退回"), _handler_returned, newest_first=True),
 )

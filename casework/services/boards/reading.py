@@ -22,6 +22,7 @@ from casework.access import Jurisdiction, Who, jurisdiction_of
 from casework.extensions import db
 from casework.models import Attachment, Building, Case, CaseEvent, Category, Grid, Organisation
 from casework.numbers import as_int
+from casework.services import assists
 from casework.services.errors import NotFound
 from casework.services.queries import CaseFilters, apply_filters
 from casework.timekeeping import now
@@ -44,6 +45,7 @@ class CardView:
     events: list[str]
     moves: list[MoveOption] = field(default_factory=list)
     pick: str | None = None  # "sign" or "urge" when the card can be ticked for a bulk action
+    assist: assists.CardAssist | None = None  # the assisting parts (协办), when the case has any
 
 
 @dataclass
@@ -75,8 +77,14 @@ class Board:
     due_first: bool = False  # the default order is the soonest due first (the filter bar names it)
 
 
-def card_view(who: Who, case: Case, column_key: str) -> CardView:
-    """The buttons and drop targets the policy gives this user on this card now."""
+_LOOK_UP = object()
+
+
+def card_view(who: Who, case: Case, column_key: str, assist=_LOOK_UP) -> CardView:
+    """The buttons and drop targets the policy gives this user on this card now (and its assisting
+    mark: pass it when known for many cards, else it is looked up)."""
+    if assist is _LOOK_UP:
+        assist = assists.card_marks([case.id], jurisdiction_of(who).organisation_id).get(case.id)
     events = access.events_for(who, case)
     pick = None
     if access.may_bulk_sign(who) and "sign" in events:
@@ -84,7 +92,7 @@ def card_view(who: Who, case: Case, column_key: str) -> CardView:
     elif access.may_urge(who, case):
         pick = "urge"
     return CardView(case=case, column=column_key, events=events, moves=moves_for(who, column_key, case, events),
-                    pick=pick)
+                    pick=pick, assist=assist)
 
 
 def index_ranges(j: Jurisdiction, pieces: Iterable[tuple[object, ColumnElement[bool]]]):
@@ -204,10 +212,11 @@ def _cards(j: Jurisdiction, pairs: list[tuple[str, int]]) -> dict[str, list[Card
     stmt = select(*(getattr(Case, name) for name in _CARD_FIELDS)).where(
         Case.id.in_(bindparam("card_ids", [int(i) for i in ids], literal_execute=True)))
     by_id = {row[0]: CardCase._make(row) for row in db.session.execute(stmt)} if ids else {}
+    marks = assists.card_marks(list(by_id), j.organisation_id)
     out: dict[str, list[CardView]] = {}
     for key, case_id in pairs:
         if case_id in by_id:
-            out.setdefault(key, []).append(card_view(j, by_id[case_id], key))
+            out.setdefault(key, []).append(card_view(j, by_id[case_id], key, marks.get(case_id)))
     return out
 
 
@@ -354,11 +363,17 @@ def etag(who: Who, f: CaseFilters, *, locale: str = "", at: dt.datetime | None =
                       f, with_status=False)
         for tag, conds in index_ranges(j, pieces)
     ]
+    # Assisting parts (协办) change without their case: their share is tags 3 and 4 (unfiltered: a
+    # filter only narrows what the board shows).
+    parts += assists.etag_parts(j, pieces[:2])
     # Tagged, since UNION ALL does not promise its parts' order: 0/1 counted (open, recently closed), 2 versions.
     rows = db.session.execute(union_all(*parts)).all()
-    counted = [r for r in rows if r[0] != 2]
+    counted = [r for r in rows if r[0] in (0, 1)]
     row = (sum(r[1] for r in counted), max((r[2] for r in counted if r[2]), default=None),
            sum(r[1] for r in rows if r[0] == 2))
+    n3 = [r for r in rows if r[0] == 3]
+    row += (sum(r[1] for r in n3), max((r[2] for r in n3 if r[2]), default=None),
+            sum(r[1] for r in rows if r[0] == 4))
     raw = "|".join(str(x) for x in (j.key, locale, sorted(f.as_args().items()), bucket, *row))
     return hashlib.sha1(raw.encode()).hexdigest()[:20]
 

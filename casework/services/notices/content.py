@@ -35,6 +35,8 @@ HEADLINES = {
     "extension_decided": _l("延期/挂账审批结果"),
     "resident_photos": labels.EVENT["resident_photos"],
     "test": _l("测试消息"),
+    "assist_requested": _l("请协办"),
+    "assist_done": _l("协办完成"),
 }
 # The lateness words used on boards and in the in-app notices.
 LINES = {
@@ -57,6 +59,8 @@ LINES = {
     "extension_decided": _l("您的延期/挂账申请已审批：%(decision)s。"),
     "resident_photos": _l("居民补充了照片。"),
     "test": _l("这是一条测试消息，收到即表示通道配置正确。"),
+    "assist_requested": _l("本单位被邀请协办此案件，请查看并报告协办完成情况。"),
+    "assist_done": _l("协办单位已报告完成，请查看后办结反馈。"),
 }
 DECISIONS = {"approved": _l("批准"), "refused": _l("不批准")}
 

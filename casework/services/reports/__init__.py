@@ -12,10 +12,11 @@ handful) and fills empty weeks; it never loops over cases.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from casework import access
 from casework.services.reports.moves import MoveRow, moves_by_community
+from casework.services.reports.assists import AssistRow, assist_rows
 from casework.services.reports.lists import FIGURES, OVERDUE_LIMIT, OverdueCase, figure_cases, overdue_cases
 from casework.services.reports.rankings import GroupRow, group_labels, ranked, ranking
 from casework.services.reports.rates import GOOD_SATISFACTION, Figures, Rate, base_figures, figures
@@ -42,6 +43,7 @@ class Report:
     overdue_total: int
     returns: Returns
     moves: list[MoveRow]
+    assists: list[AssistRow] = field(default_factory=list)  # assisting parts per organisation (协办)
 
 
 def build_report(user: access.Who, period: Period, scope: Scope, dim: str, *, at: dt.datetime | None = None,
@@ -59,10 +61,12 @@ def build_report(user: access.Who, period: Period, scope: Scope, dim: str, *, at
                   ranking=ranking(user, scope, period, at, dim, english, grouping.fold(per_base)),
                   weeks=weekly_trend(user, scope, period), overdue=overdue, overdue_total=overdue_total,
                   returns=returns_by_reason(user, scope, period, dim, english),
-                  moves=moves_by_community(user, scope, period))
+                  moves=moves_by_community(user, scope, period),
+                  assists=assist_rows(user, scope, period))
 
 
 __all__ = [
+    "AssistRow", "assist_rows",
     "DIMENSIONS", "DIMENSION_LABELS", "FIGURES", "GOOD_SATISFACTION", "MAX_YEARS", "OVERDUE_LIMIT", "STAGES",
     "STAGE_LABELS", "SUPERVISOR_ROLES", "GRID_PICKERS", "default_dimension",
     "Period", "Scope", "latest_end", "dimensions_for", "communities_for", "grids_for", "check_scope",
