@@ -28,9 +28,8 @@ from casework.numbers import as_id
 from casework.services import escalation
 from casework.services.errors import Invalid, NotFound, Refused, Stale
 from casework.services.notices.content import render
-from casework.services.notices.handoffs import handlers
 from casework.services.notices.outbox import enqueue
-from casework.services.notices.routing import facts_of
+from casework.services.notices.routing import facts_of, recipients
 from casework.services.queries import handler_choices
 from casework.timekeeping import now
 
@@ -199,9 +198,10 @@ def waive_open_parts(actor: User | None, case: Case, reason: str, parts: list[Ca
 def _notify(actor: User | None, case: Case, kind: str, org_ids: list[int | None], key: str, row: CaseEvent) -> None:
     """The organisations' handlers (in-app and their own channels) and the organisations' group robots."""
     org_ids = [o for o in org_ids if o is not None]
-    users = [u for o in org_ids for u in handlers(o) if actor is None or u != actor.id]
+    people = [r for o in org_ids for r in recipients("handlers", o) if actor is None or r.user_id != actor.id]
+    users = sorted({r.user_id for r in people})
     if users:
-        escalation.notify(users, case, kind, key)
+        escalation.notify(users, case, kind, key, recipients=people)
     channels = db.session.scalars(select(NoticeChannel).where(
         NoticeChannel.active.is_(True), NoticeChannel.kind.not_in(PERSONAL_KINDS),
         NoticeChannel.organisation_id.in_(org_ids)).order_by(NoticeChannel.id)).all() if org_ids else []
