@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from case_steps import case_in, handler_of, leader_of, new_case, staff_of
+from case_steps import case_in, handler_of, leader_of, new_case, parse, staff_of
 from conftest import user
 from casework import access
 from casework.access import CASE_COUNTER_COLUMNS, Jurisdiction, case_counter_keys
@@ -169,3 +169,48 @@ def test_a_304_poll_is_two_statements(login_as, query_counter, username):
     assert response.status_code == 304 and response.data == b""
     # The user with their grids and buildings (one statement), the viewer's change counters (one).
     assert poll.count <= 2, poll.count
+
+
+# ---- lighter cards: the "移到…" menu is fetched when opened ------------------------------------------
+
+def card_of(html: str, case_id: int):
+    return parse(html).find("article", id=f"card-{case_id}")
+
+
+def test_the_move_menu_is_fetched_when_opened(login_as, make_case):
+    case = make_case(title="移到测试")
+    client = login_as("wangge01")
+    card = card_of(client.get("/board/").text, case.id)
+    assert card.find("select") is None
+    opener = card.find("button", class_="btn btn-small kcard-move-open")
+    assert opener.text == "移到…" and opener.get("hx-get") == f"/board/cards/{case.id}?menu=move"
+    # Opened: the card again, now with the menu of the columns this user may move it to.
+    opened = client.get(opener.get("hx-get"), headers={"HX-Request": "true"})
+    assert opened.status_code == 200
+    menu = card_of(opened.text, case.id).find("select", name="to")
+    assert [o.get("value") for o in menu.find_all("option")] == ["", "triage"]
+    assert menu.get("hx-post") == f"/board/cards/{case.id}/move" and "autofocus" in menu.attrs
+    # Choosing from it posts the move (with the CSRF header and the version the card carries).
+    moved = client.post(menu.get("hx-post"), {"to": "triage", "version": card.get("data-version")}, htmx=True)
+    assert moved.status_code == 200 and db.session.get(Case, case.id).status == "triage"
+    assert client.post(menu.get("hx-post"), {"to": "triage", "version": card.get("data-version")}, htmx=True,
+                       csrf=False).status_code == 400
+
+
+def test_the_move_menu_is_not_shown_outside_the_jurisdiction(login_as, make_case):
+    case = make_case(title="别人的")
+    assert login_as("wangge04").get(f"/board/cards/{case.id}?menu=move").status_code == 404
+    # The supervisor sees the card but may not move it: no menu, no button.
+    supervisor = login_as("shequ01").get(f"/board/cards/{case.id}?menu=move")
+    assert supervisor.status_code == 200 and 'kcard-move' not in supervisor.text
+
+
+def test_board_cards_are_light(login_as):
+    """No card carries a form control but its buttons (and a bulk tick); a card (with its share of the columns) stays under 1.6 kB."""
+    for username in ("wangge01", "jiedao", "wuye01"):
+        page = login_as(username).get("/board/", headers={"HX-Request": "true", "HX-Target": "board"})
+        cards = parse(page.text).find_all("article")
+        assert cards and not parse(page.text).find_all("select")
+        assert len(page.data) / len(cards) < 1600, (username, len(page.data) / len(cards))
+        packed = login_as(username).get("/board/", headers={"Accept-Encoding": "br"})
+        assert len(packed.data) < 60_000
