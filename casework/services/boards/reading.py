@@ -89,7 +89,7 @@ def card_view(who: Who, case: Case, column_key: str) -> CardView:
 def index_ranges(j: Jurisdiction, pieces: Iterable[tuple[object, ColumnElement[bool]]]):
     """Every disjoint part of the scope × every piece: (tag, [scope part, piece]), each one index range.
 
-    Counts, page ids and the ETag all read the board through this product. What must stay equal:
+    Counts and page ids read the board through this product (the ETag reads change counters). What must stay equal:
     the scope parts (`Jurisdiction.parts`) are disjoint and add up to `Jurisdiction.clause()`, and
     so are a column's parts (`Column.parts`) to `Column.where`; so summing counts or merging pages
     over the product gives what one query over the whole clause would. Counting or paging each
