@@ -309,10 +309,14 @@ def test_a_card_renders_from_its_facts_alone(app):
     assert 'data-column="new"' in root and 'data-allowed="triage"' in root and 'data-move-url="/m/7"' in root
     for shown in ("QS-20261202-0007", '<a href="/d/7">手写的卡片</a>', "设施维修", "青松苑9幢 2单元301",
                   "3小时", "万家物业", "退回 2 次", 'data-due-state="overdue"', "已超时", "紧急",
-                  'value="7:3"', 'hx-post="/fire/sign/7"', '<option value="triage">网格研判</option>'):
+                  'value="7:3"', 'hx-post="/fire/sign/7"', 'hx-get="/c/7?menu=move"'):
         assert shown in html, shown
     assert "/fire/merge/7" not in html and "/form/merge/7" not in html  # behind "更多…"
     assert 'hx-get="/c/7?actions=all"' in html
+    assert "<select" not in html  # the "移到…" menu is fetched when opened
+    with app.test_request_context("/board/"):
+        opened = render_template("boards/_card.html", facts=_facts(), W=card_words("grid_staff"), move_menu=True)
+    assert '<option value="triage">网格研判</option>' in opened and 'hx-post="/m/7"' in opened
 
 
 def test_the_cache_key_is_the_facts(app):
