@@ -106,6 +106,7 @@ def create_app(config: type | dict | None = None) -> Flask:
 
     from casework import models  # noqa: F401  (register tables)
     from casework.services import accounts  # noqa: F401  (ends sessions when a user's access changes)
+    from casework.services.boards import changes  # noqa: F401  (every case write bumps the boards' change counters)
     from casework.auth.views import bp as auth_bp
     from casework.boards.views import bp as boards_bp
     from casework.cases.views import bp as cases_bp

@@ -172,6 +172,30 @@ class Jurisdiction:
             return _among(Community.id, self.community_ids)
         return false()
 
+    # ---- the rule, as change counters (the boards' ETag) ------------------------------------------
+
+    def counter_keys(self) -> tuple[tuple[str, int], ...]:
+        """The `scope_counter` rows whose values change whenever a case this user may see changes.
+
+        Kinds per role as in `parts()`; the subdistrict reads every community's row (`("community",
+        None)` means all of them), a handler its organisation's (bumped for the assigned, the
+        returned-by and every assisting organisation alike: services/boards/changes.py). What must stay equal: for every case `contains` accepts,
+        `case_counter_keys(case)` shares a key with this (tests/test_poll.py checks it on every
+        demo user and case); a new way of seeing a case adds its key on both sides.
+        """
+        role = self.role
+        if role in SEE_ALL:
+            return (("community", None),)
+        if role == "community_supervisor":
+            return tuple(("community", i) for i in sorted(self.community_ids))
+        if role == "grid_staff":
+            return tuple(("grid", i) for i in sorted(self.grid_ids))
+        if role == "building_leader":
+            return tuple(("building", i) for i in sorted(self.building_ids))
+        if role == "handler" and self.organisation_id:
+            return (("org", self.organisation_id),)
+        return ()
+
     # ---- the rule, in Python -------------------------------------------------------------------
 
     def contains(self, case: Any) -> bool:
@@ -218,6 +242,18 @@ def assisting_orgs(case: Any) -> frozenset[int]:
     if case_id is None:
         return _NONE
     return frozenset(db.session.scalars(select(CaseAssist.organisation_id).where(CaseAssist.case_id == case_id)))
+def case_counter_keys(values: dict) -> set[tuple[str, int]]:
+    """The `scope_counter` rows a change to a case with these column values bumps (see `counter_keys`).
+
+    `values` maps community_id, grid_id, building_id, assigned_org_id, returned_org_id to ids
+    (None or absent: no key). Every jurisdiction that `contains` the case reads one of these.
+    """
+    kinds = (("community", "community_id"), ("grid", "grid_id"), ("building", "building_id"),
+             ("org", "assigned_org_id"), ("org", "returned_org_id"))
+    return {(kind, values[name]) for kind, name in kinds if values.get(name) is not None}
+
+
+CASE_COUNTER_COLUMNS = ("community_id", "grid_id", "building_id", "assigned_org_id", "returned_org_id")
 
 
 def _among(column, ids: frozenset[int]) -> ColumnElement[bool]:

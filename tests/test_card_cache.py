@@ -203,12 +203,12 @@ def test_two_viewers_of_one_case_get_their_own_cards(login_as, make_case):
         staff, supervisor = login_as("wangge01"), login_as("shequ01")
         mine = card_html(board(staff), case.id)
         assert f'hx-post="/board/cards/{case.id}/events/sign"' in mine
-        assert 'class="kcard-move"' in mine and 'data-allowed="triage"' in mine
+        assert 'kcard-move-open' in mine and 'data-allowed="triage"' in mine  # the "移到…" menu's button
         assert f'value="{case.id}:{case.version}"' in mine  # ticked for bulk signing
 
         page = board(supervisor)
         theirs = card_html(page, case.id)
-        assert "/events/" not in theirs and 'class="kcard-move"' not in theirs and 'data-allowed=""' in theirs
+        assert "/events/" not in theirs and 'kcard-move' not in theirs and 'data-allowed=""' in theirs
         assert f'value="{case.id}:{case.version}"' in theirs and "/board/bulk/urge" in page  # ticked for urging
 
         misses = counters()[1]
@@ -307,10 +307,14 @@ def test_a_card_renders_from_its_facts_alone(app):
     assert (root.get("data-column"), root.get("data-allowed"), root.get("data-move-url")) == ("new", "triage", "/m/7")
     for shown in ("QS-20261202-0007", '<a href="/d/7">手写的卡片</a>', "设施维修", "青松苑9幢 2单元301",
                   "3小时", "万家物业", "退回 2 次", 'data-due-state="overdue"', "已超时", "紧急",
-                  'value="7:3"', 'hx-post="/fire/sign/7"', '<option value="triage">网格研判</option>'):
+                  'value="7:3"', 'hx-post="/fire/sign/7"', 'hx-get="/c/7?menu=move"'):
         assert shown in html, shown
     assert "/fire/merge/7" not in html and "/form/merge/7" not in html  # behind "更多…"
     assert 'hx-get="/c/7?actions=all"' in html
+    assert "<select" not in html  # the "移到…" menu is fetched when opened
+    with app.test_request_context("/board/"):
+        opened = render_template("boards/_card.html", facts=_facts(), W=card_words("grid_staff"), move_menu=True)
+    assert '<option value="triage">网格研判</option>' in opened and 'hx-post="/m/7"' in opened
 
 
 def test_reopen_mark_done_note_and_after_thumbnail_render_from_the_facts(app):

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, g, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.orm import joinedload
 
 from casework import access
 from casework.auth.forms import LoginForm, PasswordForm
@@ -37,7 +38,10 @@ def client_address() -> str:
 def load_user(user_id: str) -> User | None:
     """The session's user, if its token is current, the account active and the session not timed out."""
     raw_id, _sep, token = (user_id or "").partition(":")
-    user = db.session.get(User, as_id(raw_id)) if as_id(raw_id) is not None else None
+    # The grids and buildings come in the same statement: a board's poll then needs no other query to
+    # know the viewer's jurisdiction (ui.jurisdiction), only the change counters (boards/changes.py).
+    user = (db.session.get(User, as_id(raw_id), options=[joinedload(User.grids), joinedload(User.buildings)])
+            if as_id(raw_id) is not None else None)
     if user is None or not token or token != user.session_token or not user.active:
         g.session_ended = True
         return None

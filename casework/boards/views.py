@@ -101,7 +101,7 @@ def _renderer(words: SimpleNamespace, names: boards.Names) -> CardRenderer:
 
 
 def render_card(case, *, status: int = 200, form_event: str | None = None, errors=None, values=None,
-                all_actions: bool = False):
+                all_actions: bool = False, move_menu: bool = False):
     """The card fragment, re-read from the database, with its inline form open when asked."""
     column = boards.column_of(jurisdiction(), case)
     card = boards.card_view(jurisdiction(), case, column or "")
@@ -111,14 +111,16 @@ def render_card(case, *, status: int = 200, form_event: str | None = None, error
     handlers = queries.handler_choices(case) if "organisation" in needs or "holder" in needs else []
     return make_response(render_template(
         "boards/_card.html", facts=_renderer(words, names).facts(card), form_event=form_event,
-        all_actions=all_actions, errors=errors or {}, values=values or {},
+        all_actions=all_actions, move_menu=move_menu, errors=errors or {}, values=values or {},
         handlers=handlers, now=now(), W=words, **rerouting.form_choices(jurisdiction(), case, form_event)), status)
 
 
 @bp.route("/cards/<int:case_id>")
 def card(case_id: int):
-    """One card as it is now (also what "cancel" on an inline form shows); ?actions=all opens "更多…"."""
-    return render_card(get_case_or_404(case_id, jurisdiction()), all_actions=request.args.get("actions") == "all")
+    """One card as it is now (also what "cancel" on an inline form shows); ?actions=all opens "更多…",
+    ?menu=move the "移到…" menu (the board's cards carry a button that fetches it, not the menu)."""
+    return render_card(get_case_or_404(case_id, jurisdiction()), all_actions=request.args.get("actions") == "all",
+                       move_menu=request.args.get("menu") == "move")
 
 
 @bp.route("/cards/<int:case_id>/events/<event>/form")

@@ -14,7 +14,7 @@ import logging
 from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, literal, null, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import flag_modified
@@ -238,28 +238,8 @@ def card_marks(case_ids: list[int], org_id: int | None) -> dict[int, CardAssist]
     return marks
 
 
-ETAG_TAGS = (3, 4)
-
-
-def etag_parts(j: access.Jurisdiction, pieces) -> list:
-    """The board ETag's share for assisting parts: (tag 3, count, latest change), (tag 4, sum of versions, NULL)
-    over the parts of the cases in each of the ETag's (tag, clause) `pieces`.
-
-    A part changes without its case changing (a note, a part done), so the ETag adds these to its
-    UNION ALL (no statement of its own); the product with the scope's parts comes from
-    `reading.index_ranges` like every board read.
-    """
-    from casework.services.boards.reading import index_ranges
-    out = []
-    for _tag, conds in index_ranges(j, pieces):
-        joined = lambda cols: select(*cols).select_from(CaseAssist).join(Case, Case.id == CaseAssist.case_id)  # noqa: E731
-        out.append(joined((literal(3), func.count(), func.max(CaseAssist.updated_at))).where(*conds))
-        out.append(joined((literal(4), func.coalesce(func.sum(CaseAssist.version), 0), null())).where(*conds))
-    return out
-
-
 __all__ = ["CardAssist", "REASON_FIELD", "add_note", "card_marks", "check_lead_finish", "choices",
-           "etag_parts", "get_part", "open_parts", "parts_of", "report_part_done", "request_assist",
+           "get_part", "open_parts", "parts_of", "report_part_done", "request_assist",
            "waive_open_parts"]
 
 

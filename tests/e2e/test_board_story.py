@@ -123,9 +123,11 @@ def test_supervisor_board_and_phone_layout(live_server, browser, screenshots, si
     assert board_scrolls and page_width <= 380
     screenshots(page, "board-phone.png")
     # "Move to…" works without dragging.
-    select = page.locator("#cards-new .kcard-move").first
-    if select.count():
-        card_id = select.evaluate("el => el.closest('article').id")
+    opener = page.locator("#cards-new .kcard-move-open").first
+    if opener.count():
+        card_id = opener.evaluate("el => el.closest('article').id")
+        opener.click()  # the menu is fetched when opened
+        select = page.locator(f"#{card_id} .kcard-move")
         select.select_option("triage")
         page.wait_for_selector(f"#cards-triage #{card_id}")
     ctx.close()

@@ -1,6 +1,7 @@
 """Reading a board: counts, the cards on screen, the ETag, in a fixed number of SQL statements.
 
-A board is a handful of statements whatever the number of cases: one aggregate for the ETag, one
+A board is a handful of statements whatever the number of cases: one primary-key read of the
+change counters for the ETag (`changes.read`), one
 for the column counts, one UNION ALL for the ids on screen, one for those cases and three small
 name lookups.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
-    ColumnElement, and_, bindparam, case as sql_case, func, literal, null, select, union_all,
+    ColumnElement, bindparam, case as sql_case, func, literal, null, select, union_all,
 )
 
 from casework import access
@@ -26,11 +27,10 @@ from casework.services import assists
 from casework.services.errors import NotFound
 from casework.services.queries import CaseFilters, apply_filters
 from casework.timekeeping import now
-from casework.workflow import OPEN_STATUSES, STATUSES
 
+from casework.services.boards import changes
 from casework.services.boards.layout import (
     PAGE_SIZE, ETAG_BUCKET_SECONDS, TITLES, Column, MoveOption, column, columns_for, due_first, moves_for,
-    recent_cutoff,
 )
 
 
@@ -98,7 +98,7 @@ def card_view(who: Who, case: Case, column_key: str, assist=_LOOK_UP) -> CardVie
 def index_ranges(j: Jurisdiction, pieces: Iterable[tuple[object, ColumnElement[bool]]]):
     """Every disjoint part of the scope × every piece: (tag, [scope part, piece]), each one index range.
 
-    Counts, page ids and the ETag all read the board through this product. What must stay equal:
+    Counts and page ids read the board through this product (the ETag reads change counters). What must stay equal:
     the scope parts (`Jurisdiction.parts`) are disjoint and add up to `Jurisdiction.clause()`, and
     so are a column's parts (`Column.parts`) to `Column.where`; so summing counts or merging pages
     over the product gives what one query over the whole clause would. Counting or paging each
@@ -326,55 +326,27 @@ def load_column_page(who: Who, key: str, f: CaseFilters, page: int, *, at: dt.da
     return ColumnView(col.key, col.label, count, cards, page=page, first=page)
 
 
-ETAG_WINDOW = dt.timedelta(minutes=15)
 _EPOCH = dt.datetime(2000, 1, 1)
 
 
 def etag(who: Who, f: CaseFilters, *, locale: str = "", at: dt.datetime | None = None) -> str:
     """A cheap fingerprint of everything the board could show: it changes when any case in scope does.
 
-    Over the cases the board can show (open, or touched within the recent window): count and
-    max(updated_at), which the (scope, status, updated_at) indexes answer without reading rows
-    (a new case shows as a new count and a new latest time); plus sum(version) over the cases touched in the last minutes, which tells apart
-    two changes within the same second (updated_at has one-second resolution). Every transition
-    sets updated_at to now and bumps the version. Then who is looking (`Jurisdiction.key`), the
-    filters, the language and a coarse clock bucket (ages and due badges move with time).
+    It reads the viewer's per-scope change counters (`changes.read`: one primary-key statement,
+    whatever the number of cases), which every committed change to a case in the scope has bumped
+    in its own transaction; then who is looking (`Jurisdiction.key`), the filters, the language and
+    a coarse clock bucket (ages, due badges, the overdue filter and the 7-day closed window move
+    with time, not with writes).
 
-    What must stay equal: the pieces cover every case any column can hold (open, or closed within
-    RECENT_DAYS: see layout), and every change a card shows bumps updated_at or version; otherwise
-    a poll answers 304 over a changed board.
+    What must stay equal: see `services/boards/changes.py` — the viewer's counter keys meet those of
+    every case it may see, and every change a board shows goes through a session that bumps them;
+    otherwise a poll answers 304 over a changed board. The counters cover the whole scope whatever
+    the filters: a change outside the filtered cards costs a re-render, never a stale board.
     """
     j = jurisdiction_of(who)
     at = at or now()
-    # The window starts from the bucket's start, not from `at`, so rows do not drift out of it
-    # (changing the sum) between two polls of the same bucket.
     bucket = int((at - _EPOCH).total_seconds()) // ETAG_BUCKET_SECONDS
-    since = _EPOCH + dt.timedelta(seconds=bucket * ETAG_BUCKET_SECONDS) - ETAG_WINDOW
-    # Open cases and recently closed ones as separate index-friendly parts (an OR of the two would
-    # make the database read every case in scope), for each disjoint part of the scope.
-    # Naming every status (tag 2) lets the (scope, status, updated_at) indexes serve the time range.
-    pieces = [(0, Case.status.in_(OPEN_STATUSES)),
-              (1, and_(Case.status == "closed", Case.updated_at >= recent_cutoff(at))),
-              (2, and_(Case.status.in_(STATUSES), Case.updated_at >= since))]
-    parts = [
-        apply_filters(select(literal(tag), func.coalesce(func.sum(Case.version), 0), null()).where(*conds)
-                      if tag == 2 else
-                      select(literal(tag), func.count(), func.max(Case.updated_at)).select_from(Case).where(*conds),
-                      f, with_status=False)
-        for tag, conds in index_ranges(j, pieces)
-    ]
-    # Assisting parts (协办) change without their case: their share is tags 3 and 4 (unfiltered: a
-    # filter only narrows what the board shows).
-    parts += assists.etag_parts(j, pieces[:2])
-    # Tagged, since UNION ALL does not promise its parts' order: 0/1 counted (open, recently closed), 2 versions.
-    rows = db.session.execute(union_all(*parts)).all()
-    counted = [r for r in rows if r[0] in (0, 1)]
-    row = (sum(r[1] for r in counted), max((r[2] for r in counted if r[2]), default=None),
-           sum(r[1] for r in rows if r[0] == 2))
-    n3 = [r for r in rows if r[0] == 3]
-    row += (sum(r[1] for r in n3), max((r[2] for r in n3 if r[2]), default=None),
-            sum(r[1] for r in rows if r[0] == 4))
-    raw = "|".join(str(x) for x in (j.key, locale, sorted(f.as_args().items()), bucket, *row))
+    raw = "|".join(str(x) for x in (j.key, locale, sorted(f.as_args().items()), bucket, changes.read(j)))
     return hashlib.sha1(raw.encode()).hexdigest()[:20]
 
 
