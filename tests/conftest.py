@@ -225,17 +225,20 @@ def query_counter(app):
     class Counter:
         def __init__(self):
             self.count = 0
+            self.statements: list[str] = []  # what was run, for a failing count's message
 
         def __enter__(self):
             self.count = 0
+            self.statements = []
             event.listen(db.engine, "before_cursor_execute", self._hit)
             return self
 
         def __exit__(self, *exc):
             event.remove(db.engine, "before_cursor_execute", self._hit)
 
-        def _hit(self, *args, **kw):
+        def _hit(self, conn, cursor, statement, *args, **kw):
             self.count += 1
+            self.statements.append(" ".join(statement.split())[:160])
     return Counter()
 
 
