@@ -97,6 +97,9 @@ def _validate(case: Case, spec: EventSpec, data: dict, actor: User | None = None
         errors["note"] = _l("说明不能超过 %(n)d 字。", n=NOTE_MAX)
     for name in spec.inputs:
         _CHECKS[name](spec, case, data, clean, errors, actor)
+    if spec.name == "report_done":  # a volunteer team's report may name who went (optional block)
+        from casework.services.volunteers import casehours
+        clean["volunteer_hours"] = casehours.check_report(case, data, errors)
     if errors:
         raise Invalid(_l("请检查填写的内容。"), errors)
     return clean
@@ -133,6 +136,9 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
         db.session.flush()
     except StaleDataError as exc:  # a concurrent commit won the race; the caller rolls back
         raise Stale(_l("该案件刚被其他人更新，请刷新后再操作。")) from exc
+    if clean.get("volunteer_hours"):  # hours awaiting the team leader, tied to this timeline row
+        from casework.services.volunteers import casehours
+        casehours.record(actor, case, row, clean["volunteer_hours"])
     tallies.record(case, before, row)
     observability.note_transition(db.session(), event)  # counted in /metrics once this commits
     handoffs.after_transition(actor, case, row)  # the receiver hears of it (outbox, same transaction)
