@@ -422,3 +422,14 @@ def may_review_ratings(user: User) -> bool:
 def rating_scope(user: User) -> int | None:
     """The community whose ratings the user reviews (None: every community)."""
     return None if user.role == "subdistrict_supervisor" else user.community_id
+
+
+def may_manage_partners(user: User, community_id: int | None = None) -> bool:
+    """Community supervisors (their community) and the subdistrict keep partners' agreements and
+    plans, link activities to plans and read the volunteer dashboard (the ratings' reviewers)."""
+    return may_review_ratings(user) and (community_id is None or rating_scope(user) in (None, community_id))
+
+
+def partner_scope(user: User) -> int | None:
+    """The community whose partners and volunteer figures the user sees (None: every community)."""
+    return rating_scope(user)
