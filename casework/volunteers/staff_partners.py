@@ -2,16 +2,18 @@
 activity to a partner's plan item. Routes on the volunteers blueprint; access via casework.access."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from casework import access
 from casework.extensions import db
-from casework.models import Community, PartnerAgreement
+from sqlalchemy import select
+
+from casework.models import Community, PartnerAgreement, VolunteerProject
 from casework.models.volunteers import AGREEMENT_STATES
 from casework.services.errors import ServiceError
-from casework.services.volunteers import dashboard, partners
+from casework.services.volunteers import dashboard, partners, points
 from casework.timekeeping import now
 from casework.volunteers import labels
 from casework.volunteers.staff import _activity_or_404, _activity_page, _int, bp
@@ -138,3 +140,45 @@ def dashboard_csv():
     return dashboard.csv_bytes(f, name), 200, {
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": f"attachment; filename=volunteers-{f.start.isoformat()}.csv"}
+
+
+# Points rules: project bonuses --------------------------------------------------------------------
+
+def _may_change_project(project) -> bool:
+    if project.community_id is None:  # a subdistrict-wide project: the subdistrict's supervisors
+        return access.may_manage_partners(current_user) and access.partner_scope(current_user) is None
+    return access.may_manage_partners(current_user, project.community_id)
+
+
+def _projects_page(status: int = 200, errors: dict | None = None, values: dict | None = None, open_id=None):
+    projects = [p for p in db.session.scalars(select(VolunteerProject).order_by(VolunteerProject.id))
+                if _may_change_project(p)]
+    return render_template("volunteers/projects.html", projects=projects, errors=errors or {},
+                           values=values or {}, open_id=open_id,
+                           expire_months=current_app.config.get("VOLUNTEER_POINTS_EXPIRE_MONTHS", 0),
+                           case_points=current_app.config.get("VOLUNTEER_CASE_POINTS_PER_HOUR", 10)), status
+
+
+@bp.route("/projects")
+def projects():
+    """Projects and brands with their bonus points, and the points rules in force."""
+    _partners_only()
+    return _projects_page()
+
+
+@bp.route("/projects/<int:project_id>/bonus", methods=["POST"])
+def project_bonus(project_id: int):
+    """Set a project's bonus points per confirmed participation."""
+    _partners_only()
+    project = db.session.get(VolunteerProject, project_id)
+    if project is None or not _may_change_project(project):
+        abort(404)
+    raw = (request.form.get("bonus_points") or "").strip()[:10]
+    try:
+        points.set_bonus(current_user, project, raw)
+    except ServiceError as exc:
+        db.session.rollback()
+        return _projects_page(exc.status, exc.errors, {"bonus_points": raw}, project_id)
+    db.session.commit()
+    flash(_("已更新 %(name)s 的项目奖励积分。", name=project.name), "volunteers")
+    return redirect(url_for("volunteers.projects"), 303)
