@@ -513,3 +513,14 @@ def rating_scope(who: Who) -> int | None:
     """The community whose ratings the user reviews (None: every community)."""
     j = jurisdiction_of(who)
     return None if j.role == "subdistrict_supervisor" else next(iter(j.community_ids), None)
+
+
+def may_manage_partners(who: Who, community_id: int | None = None) -> bool:
+    """Community supervisors (their community) and the subdistrict keep partners' agreements and
+    plans, link activities to plans and read the volunteer dashboard (the ratings' reviewers)."""
+    return may_review_ratings(who) and (community_id is None or rating_scope(who) in (None, community_id))
+
+
+def partner_scope(who: Who) -> int | None:
+    """The community whose partners and volunteer figures the user sees (None: every community)."""
+    return rating_scope(who)

@@ -60,6 +60,10 @@ class Config:
     # Volunteer card and check-in pages per address (every route that takes a card code or a QR token),
     # and the posts that change something from them (each needs the mobile's last four digits).
     RATELIMIT_VOLUNTEER = os.environ.get("RATELIMIT_VOLUNTEER", "60 per minute;600 per day")
+    # Points per confirmed hour served on a case by a volunteer team (activities carry their own rule).
+    VOLUNTEER_CASE_POINTS_PER_HOUR = int(os.environ.get("VOLUNTEER_CASE_POINTS_PER_HOUR", "10"))
+    # Earned points expire this many months after they were earned (0: never); `casework expire-points`.
+    VOLUNTEER_POINTS_EXPIRE_MONTHS = int(os.environ.get("VOLUNTEER_POINTS_EXPIRE_MONTHS", "24"))
     RATELIMIT_VOLUNTEER_CONFIRM = os.environ.get("RATELIMIT_VOLUNTEER_CONFIRM", "10 per minute;100 per day")
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "730"))
     # Rendered board cards kept per worker process (boards/cards.py; ≈ 4.5 kB each with its key); 0 = off.

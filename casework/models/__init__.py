@@ -8,8 +8,8 @@ from casework.models.notices import NoticeChannel, NoticePreference, NoticeSubsc
 from casework.models.people import Organisation, User, organisation_communities, user_buildings, user_grids
 from casework.models.places import Building, Community, Grid, Subdistrict
 from casework.models.volunteers import (
-    Activity, Attendance, Gift, LedgerEntry, Redemption, SignUp, TeamMembership, Volunteer, VolunteerProject,
-    VolunteerRating, VolunteerTeam,
+    Activity, Attendance, CaseHours, Gift, LedgerEntry, PartnerAgreement, PartnerPlan, Redemption, SignUp,
+    TeamMembership, Volunteer, VolunteerProject, VolunteerRating, VolunteerTeam,
 )
 from casework.models.policy import STAGE_OF_STATUS, STAGES, Category, HolidayOverride, Setting, TimeLimit
 
@@ -19,5 +19,5 @@ __all__ = [
     "OutboxMessage", "Organisation", "Subdistrict", "User",
     "organisation_communities", "user_buildings", "user_grids",
     "Activity", "Attendance", "Gift", "LedgerEntry", "Redemption", "SignUp", "TeamMembership", "Volunteer",
-    "VolunteerProject", "VolunteerRating", "VolunteerTeam",
+    "VolunteerProject", "VolunteerRating", "VolunteerTeam", "CaseHours", "PartnerAgreement", "PartnerPlan",
 ]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import (
+    Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, event,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.extensions import db
@@ -31,6 +33,8 @@ class VolunteerProject(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), index=True)
+    # Extra points for each confirmed participation in an activity of this project (积分奖励).
+    bonus_points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __str__(self) -> str:
         return self.name
@@ -138,9 +142,15 @@ class Activity(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="planned", index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # A community partner's activity (社区合伙人) and the line of its annual plan it carries out.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("partner_plan.id"), index=True)
+    # Residents served (服务居民人次), recorded by the organiser once the activity is held.
+    residents_served: Mapped[int | None] = mapped_column(Integer)
     team: Mapped[VolunteerTeam] = relationship()
     project: Mapped[VolunteerProject | None] = relationship()
     community: Mapped["Community | None"] = relationship()  # noqa: F821
+    partner: Mapped["Organisation | None"] = relationship()  # noqa: F821
 
     def __str__(self) -> str:
         return self.title
@@ -206,6 +216,8 @@ class LedgerEntry(db.Model):
     balance_after: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(300), default="")
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id"), index=True)
+    # Hours served on a case (a volunteer team's done report), once the leader confirmed them.
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
     # A reversing entry names the row it cancels; a row can be reversed once.
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"), unique=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
@@ -296,3 +308,86 @@ class VolunteerRating(db.Model):
     # The certificate (荣誉证书) of a confirmed rating, verifiable at /verify/<number>.
     certificate_number: Mapped[str | None] = mapped_column(String(24), unique=True)
     volunteer: Mapped[Volunteer] = relationship()
+
+
+CASE_HOURS_STATES = ("pending", "confirmed", "refused")
+
+
+class CaseHours(db.Model):
+    """Time a volunteer served on a case, named in a volunteer team's done report (办结反馈).
+
+    It waits for the team leader: confirming writes the hours and points entries; refusing keeps
+    the row with the reason. One row per volunteer per done report (a reopened case is reported again).
+    """
+
+    __tablename__ = "case_hours"
+    __table_args__ = (
+        UniqueConstraint("event_id", "volunteer_id", name="uq_case_hours_event_volunteer"),
+        CheckConstraint(f"status IN ({_in(CASE_HOURS_STATES)})", name="status"),
+        CheckConstraint("minutes > 0", name="minutes_positive"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("case_event.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("volunteer_team.id"), index=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteer.id"), index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    case: Mapped["Case"] = relationship()  # noqa: F821
+    team: Mapped[VolunteerTeam] = relationship()
+    volunteer: Mapped[Volunteer] = relationship()
+
+
+AGREEMENT_STATES = ("draft", "active", "ended", "terminated")
+
+
+class PartnerAgreement(db.Model):
+    """A community partner's agreement (社区合伙人签约) with one community: period, content, status."""
+
+    __tablename__ = "partner_agreement"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(AGREEMENT_STATES)})", name="status"),
+        CheckConstraint("ends_on >= starts_on", name="period"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), index=True)
+    signed_on: Mapped[dt.date | None] = mapped_column(Date)
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    content: Mapped[str] = mapped_column(Text, default="")
+    contact: Mapped[str] = mapped_column(String(60), default="")
+    status: Mapped[str] = mapped_column(String(12), default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    organisation: Mapped["Organisation"] = relationship()  # noqa: F821
+    community: Mapped["Community"] = relationship()  # noqa: F821
+
+
+class PartnerPlan(db.Model):
+    """One item of a partner's annual activity plan (年度活动计划) with a community: the activity
+    carriers (活动载体) it plans for the year, optionally in a given month."""
+
+    __tablename__ = "partner_plan"
+    __table_args__ = (
+        CheckConstraint("carriers >= 0", name="carriers_not_negative"),
+        CheckConstraint("month IS NULL OR month BETWEEN 1 AND 12", name="month"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    month: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(120))
+    carriers: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    organisation: Mapped["Organisation"] = relationship()  # noqa: F821
+    community: Mapped["Community"] = relationship()  # noqa: F821
+
+    def __str__(self) -> str:
+        return self.title

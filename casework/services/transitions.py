@@ -164,6 +164,9 @@ def _validate(case: Case, spec: EventSpec, data: dict, actor: User | None = None
         _CHECKS[name](spec, case, data, clean, errors, actor)
     if spec.name == "report_done":  # the lead finishes only when every assisting part is in, or says why not
         clean["assist_reason"], clean["assist_waived"] = assists.check_lead_finish(case, data, errors)
+        # a volunteer team's report may name who went (optional block)
+        from casework.services.volunteers import casehours
+        clean["volunteer_hours"] = casehours.check_report(case, data, errors)
     if errors:
         if data.get("photos") and "photos" in spec.inputs and "photos" not in errors:
             # A browser cannot send a chosen file back: say so instead of dropping it without a word.
@@ -208,6 +211,9 @@ def fire(actor: User | None, case: Case, event: str, data: dict | None = None, *
         raise Stale(_l("该案件刚被其他人更新，请刷新后再操作。")) from exc
     if clean.get("photos"):  # sent with the form: stored with the event, in its transaction
         photos.attach(case, clean["photos"], stage="after", uploaded_by=actor)
+    if clean.get("volunteer_hours"):  # hours awaiting the team leader, tied to this timeline row
+        from casework.services.volunteers import casehours
+        casehours.record(actor, case, row, clean["volunteer_hours"])
     tallies.record(case, before, row)
     observability.note_transition(db.session(), event)  # counted in /metrics once this commits
     handoffs.after_transition(actor, case, row)  # the receiver hears of it (outbox, same transaction)

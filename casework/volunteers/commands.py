@@ -19,6 +19,39 @@ def register(group) -> None:
             raise click.ClickException(f"{len(wrong)} balance(s) differ from their ledgers")
         click.echo("ledgers verified: every balance equals the sum of its entries")
 
+    @group.command("expire-points")
+    @click.option("--as-of", "as_of", default=None, help="The day the expiry runs for, YYYY-MM-DD (default: today).")
+    @click.option("--months", type=int, default=None,
+                  help="Points expire this many months after they were earned (default: VOLUNTEER_POINTS_EXPIRE_MONTHS).")
+    def expire_points(as_of: str | None, months: int | None) -> None:
+        """Write expiry ledger rows for points earned too long ago and not yet used (running it again adds nothing)."""
+        import datetime as dt
+
+        from flask import current_app
+
+        from casework.extensions import db
+        from casework.services.errors import ServiceError
+        from casework.services.volunteers import points
+        from casework.timekeeping import now
+        try:
+            day = dt.date.fromisoformat(as_of) if as_of else now().date()
+        except ValueError:
+            raise click.ClickException("--as-of must be a date, e.g. 2026-12-31") from None
+        months = current_app.config.get("VOLUNTEER_POINTS_EXPIRE_MONTHS", 0) if months is None else months
+        if months < 0:
+            raise click.ClickException("--months must be 0 (never) or more")
+        try:
+            result = points.expire(day, months)
+        except ServiceError as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc.message)) from None
+        db.session.commit()
+        if result["cutoff"] is None:
+            click.echo("points never expire (months = 0): nothing to do")
+        else:
+            click.echo(f"expired {result['points']} points of {result['volunteers']} volunteers "
+                       f"(earned before {result['cutoff'].isoformat()})")
+
 
 def register_rating(group) -> None:
     """Add `casework rate-volunteers` to the command group."""

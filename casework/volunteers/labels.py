@@ -17,3 +17,5 @@ MEMBERSHIP = {"pending": _l("待队长审核"), "approved": _l("已入队"), "re
 def hours_text(minutes: int | None) -> str:
     """Minutes shown as hours with one decimal (e.g. 90 → 1.5)."""
     return f"{(minutes or 0) / 60:.1f}"
+AGREEMENT_STATE = {"draft": _l("待签约"), "active": _l("履约中"), "ended": _l("已到期"), "terminated": _l("已终止")}
+CASE_HOURS_STATE = {"pending": _l("待队长确认"), "confirmed": _l("已确认"), "refused": _l("不予确认")}

@@ -12,10 +12,10 @@ from flask_login import current_user
 
 from casework import access
 from casework.extensions import db
-from casework.models import Activity, LedgerEntry, TeamMembership
+from casework.models import Activity, CaseHours, LedgerEntry, TeamMembership, User
 from casework.services.errors import NotFound, ServiceError
 from casework.ui import guard, jurisdiction, render_page
-from casework.services.volunteers import activities, flow, ledger, rating, redemption, registry
+from casework.services.volunteers import activities, casehours, flow, ledger, partners, rating, redemption, registry
 from casework.volunteers import labels
 from casework.volunteers.qr import qr_svg
 
@@ -37,14 +37,19 @@ def _activity_or_404(activity_id: int) -> Activity:
     return activity
 
 
-@bp.route("/")
-def index():
-    """The activity board (one column per state) and the joining requests waiting for the leader."""
+def _board(status: int = 200, message: str | None = None, errors: dict | None = None):
     teams = registry.teams_managed_by(jurisdiction())
     team_ids = [t.id for t in teams]
     return render_page("volunteers/board.html", columns=activities.board(activities.of_teams(team_ids)),
                            pending=registry.pending_for(team_ids), teams=teams, VL=labels,
-                           events=flow.enabled_events)
+                           case_hours=casehours.pending_for(team_ids), message=message, errors=errors or {},
+                           events=flow.enabled_events), status
+
+
+@bp.route("/")
+def index():
+    """The activity board (one column per state), joining requests and case hours waiting for the leader."""
+    return _board()
 
 
 def _new_page(values: dict, errors: dict, status: int = 200):
@@ -69,9 +74,12 @@ def new_activity():
     return redirect(url_for("volunteers.activity", activity_id=activity.id), 303)
 
 
-def _activity_page(activity: Activity, status: int = 200, message: str | None = None):
+def _activity_page(activity: Activity, status: int = 200, message: str | None = None, errors: dict | None = None,
+                   values: dict | None = None):
     return render_page("volunteers/activity.html", a=activity, roster=activities.roster(activity), VL=labels,
-                           events=flow.enabled_events(activity), message=message), status
+                       events=flow.enabled_events(activity), message=message,
+                       plan_choices=partners.plan_choices(activity), errors=errors or {},
+                       values=values or {}), status
 
 
 @bp.route("/activities/<int:activity_id>")
@@ -118,6 +126,39 @@ def decide(membership_id: int):
     return redirect(url_for("volunteers.index"), 303)
 
 
+@bp.route("/case-hours/<int:hours_id>", methods=["POST"])
+def decide_case_hours(hours_id: int):
+    """The leader confirms hours from a case (they reach the ledgers) or refuses them with a reason."""
+    row = db.session.get(CaseHours, hours_id)
+    if row is None or not access.may_manage_team(jurisdiction(), row.team):
+        abort(404)
+    try:
+        if request.form.get("decision") == "confirm":
+            casehours.confirm(current_user, row)
+        else:
+            casehours.refuse(current_user, row, request.form.get("reason") or "")
+    except ServiceError as exc:
+        db.session.rollback()
+        errors = {f"case-hours-{hours_id}": exc.errors.get("reason")} if exc.errors else {}
+        return _board(exc.status, None if errors else str(exc.message), errors)
+    db.session.commit()
+    flash(_("已确认 %(name)s 的办件时长。", name=row.volunteer.name) if row.status == "confirmed"
+          else _("已不予确认 %(name)s 的办件时长。", name=row.volunteer.name), "volunteers")
+    return redirect(url_for("volunteers.index"), 303)
+
+
+@bp.app_template_global()
+def volunteer_case_team(case_id: int):
+    """For the report-done form: the volunteer team handling the case, its members and the handling
+    window, or None when the handler is not a volunteer team (the block is not shown)."""
+    from casework.models import Case
+    case = db.session.get(Case, case_id)
+    team = casehours.team_for_case(case) if case is not None else None
+    if team is None:
+        return None
+    return {"team": team, "members": casehours.members(team), "window_minutes": casehours.window_minutes(case)}
+
+
 # The service station: scan a card, see the ledger, correct, redeem ---------------------------------
 
 def _volunteer_or_404(code: str):
@@ -142,6 +183,7 @@ def station():
 def _person_page(volunteer, status: int = 200, errors=None, message: str | None = None, values=None,
                  form: str | None = None):
     return render_page("volunteers/person.html", v=volunteer, entries=ledger.entries(volunteer, 50),
+                           account=db.session.get(User, volunteer.user_id) if volunteer.user_id else None,
                            gifts=redemption.catalogue(volunteer.community_id),
                            receipts=redemption.receipts(volunteer), VL=labels, errors=errors or {},
                            message=message, values=values or {}, open_form=form), status
@@ -251,3 +293,8 @@ def roster(activity_id: int):
     db.session.commit()
     flash(_("已点名 %(n)d 人。", n=n), "volunteers")
     return redirect(url_for("volunteers.activity", activity_id=a.id), 303)
+
+
+# The people and partners screens register on the same blueprint.
+from casework.volunteers import staff_partners as _partners_views  # noqa: E402,F401
+from casework.volunteers import staff_people as _people_views  # noqa: E402,F401

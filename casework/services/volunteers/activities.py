@@ -287,6 +287,8 @@ def confirm_hours(actor: User, activity: Activity) -> int:
         if points:
             ledger.post(volunteer, "points", "earned", points, reason=reason, actor=actor, approver=actor,
                         activity_id=activity.id)
+        from casework.services.volunteers import points as rules
+        rules.project_bonus(actor, activity, volunteer)
         count += 1
     return count
 

@@ -27,7 +27,7 @@ _COLUMN = {"hours": Volunteer.hours_minutes, "points": Volunteer.points}
 
 def post(volunteer: Volunteer, ledger: str, kind: str, amount: int, *, reason: str = "",
          actor: User | None = None, approver: User | None = None, activity_id: int | None = None,
-         reverses: LedgerEntry | None = None) -> LedgerEntry:
+         reverses: LedgerEntry | None = None, case_id: int | None = None) -> LedgerEntry:
     """Append one entry and move the balance with it; refuse (409) if the balance would go negative."""
     if ledger not in LEDGERS or kind not in ENTRY_KINDS:
         raise Invalid(_l("账目类型不正确。"))
@@ -48,7 +48,7 @@ def post(volunteer: Volunteer, ledger: str, kind: str, amount: int, *, reason: s
     entry = LedgerEntry(volunteer_id=volunteer.id, ledger=ledger, kind=kind, amount=amount, balance_after=balance,
                         reason=reason[:300], actor_id=actor.id if actor else None,
                         approver_id=approver.id if approver else None, activity_id=activity_id,
-                        reverses_id=reverses.id if reverses else None, created_at=now())
+                        case_id=case_id, reverses_id=reverses.id if reverses else None, created_at=now())
     db.session.add(entry)
     db.session.flush()
     log.info("ledger %s %s %+d for volunteer %s → %d", ledger, kind, amount, volunteer.id, balance)
@@ -69,7 +69,7 @@ def reverse(actor: User, entry_id: int, reason: str) -> LedgerEntry:
         raise Refused(_l("这笔账目已经冲正过了。"))
     volunteer = db.session.get(Volunteer, entry.volunteer_id)
     return post(volunteer, entry.ledger, "adjusted", -entry.amount, reason=reason, actor=actor, approver=actor,
-                activity_id=entry.activity_id, reverses=entry)
+                activity_id=entry.activity_id, case_id=entry.case_id, reverses=entry)
 
 
 def entries(volunteer: Volunteer, limit: int = 50) -> list[LedgerEntry]:
