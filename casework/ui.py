@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from flask_login import current_user, login_required
 
 from casework import access, labels
-from casework.services import assists, clock, escalation, residents, timeliness
+from casework.services import assists, clock, residents, timeliness
 from casework.extensions import db
 from casework.models import Case
 from casework.models.cases import mask_phone, mask_phones
@@ -62,8 +62,22 @@ def render_page(template: str, **context) -> str:
     count here, once, so that base.html queries nothing. Views rendering pages call this."""
     from flask import render_template
     if not template.rsplit("/", 1)[-1].startswith("_") and "unread_notices" not in context:
-        context["unread_notices"] = escalation.unread_count(current_user) if current_user.is_authenticated else 0
+        context["unread_notices"], context["my_card_code"] = (
+            header_facts(current_user) if current_user.is_authenticated else (0, None))
     return render_template(template, **context)
+
+
+def header_facts(user) -> tuple[int, str | None]:
+    """What the header shows of the user, in one statement: the unread notices and, when the person
+    is also a volunteer (one person, several hats), their volunteer card's code."""
+    from sqlalchemy import func, select
+
+    from casework.models import Notification, Volunteer
+    unread = (select(func.count()).select_from(Notification)
+              .where(Notification.user_id == user.id, Notification.read_at.is_(None)).scalar_subquery())
+    card = select(Volunteer.card_code).where(Volunteer.user_id == user.id).limit(1).scalar_subquery()
+    count, code = db.session.execute(select(unread, card)).one()
+    return count or 0, code
 
 
 def refused(exc, *, trigger: str | None = None):

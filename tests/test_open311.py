@@ -30,6 +30,7 @@ from casework.services import apikeys, transitions
 from casework.services.demo import load_demo
 from casework.timekeeping import now
 from dbtools import BACKENDS, app_on, throwaway_database
+from case_steps import csrf_token
 
 V2 = "/open311/v2"
 PHONE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)|\d{3}\*{4}\d{4}")
@@ -468,7 +469,7 @@ def _board_html(live, username: str) -> str:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(live.base + "/login").read().decode()
-    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     opener.open(live.base + "/login", urllib.parse.urlencode(
         {"username": username, "password": "demo", "csrf_token": token}).encode())
     return opener.open(live.base + "/board/").read().decode()

@@ -5,11 +5,10 @@ import re
 
 from sqlalchemy import select
 
-from case_steps import seen_version, user
+from case_steps import parse, seen_version, user
 from casework.extensions import db
 from casework.models import Case, CaseEvent, Category
 
-FORM_VERSION_RE = re.compile(r'name="version" value="(\d+)"')
 
 
 def press(client, case_id: int, event: str, **fields) -> str:
@@ -23,7 +22,7 @@ def press(client, case_id: int, event: str, **fields) -> str:
         # The button fetches the inline form; the form carries the version the user saw.
         form = client.get(f"{url}/form", headers={"HX-Request": "true"})
         assert form.status_code == 200 and f'hx-post="{url}"' in form.text
-        version = int(FORM_VERSION_RE.search(form.text).group(1))
+        version = int(parse(form.text).find("input", name="version").get("value"))
     response = client.post(url, {"version": version, **fields}, htmx=True)
     assert response.status_code == 200, response.text
     assert response.text.lstrip().startswith(f'<article id="case-{case_id}"'), "htmx gets the panel fragment only"

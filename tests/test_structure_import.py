@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,13 @@ from casework.extensions import db
 from casework.models import AuditEntry, Building, CaseEvent, Community, Grid, User
 from casework.services import importing
 from conftest import SUITE_NOW, user
+from case_steps import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "docs" / "examples" / "structure-example.xlsx"
-CODE_RE = re.compile(r'<td class="code">([A-Z0-9]{5}-[A-Z0-9]{5})</td>')
+def activation_codes(html: str) -> list[str]:
+    """The activation codes printed on the sheet (one per <td class="code">)."""
+    return [td.text for td in parse(html).find_all("td", class_="code")]
 
 
 def workbook(sheets: dict[str, list[list]]) -> bytes:
@@ -72,12 +74,12 @@ def test_admin_previews_then_applies_the_example_and_a_second_import_changes_not
     assert page.status_code == 200
     assert "检查结果" in page.text and "确认导入" in page.text
     assert (count(Community), count(Building), count(User)) == before  # a dry run changes nothing
-    token = re.search(r'name="token" value="([^"]+)"', page.text).group(1)
+    token = parse(page.text).find("input", name="token").get("value")
     done = admin.post("/admin/import/apply", data={"token": token})
     assert done.status_code == 200 and "导入完成" in done.text
     assert count(Community) == before[0] + 3 and count(Building) == before[1] + 60
     assert done.headers["Cache-Control"] == "no-store"
-    codes = CODE_RE.findall(done.text)
+    codes = activation_codes(done.text)
     assert len(codes) == 80  # every new account, on sheets per grid
     assert "账号激活单 · SQ01-WG01" in done.text
     member = db.session.scalars(select(User).where(User.username == "wg0001")).one()
@@ -104,8 +106,9 @@ def test_every_error_is_reported_with_sheet_row_column_and_nothing_is_written(lo
     before = count(Grid), count(Building), count(User)
     page = upload(admin, data)
     assert page.status_code == 422
-    rows = re.findall(r"<tr><td>(.+?)</td><td>(\d+)</td><td>(.+?)</td><td>(.+?)</td></tr>", page.text)
-    found = {(s, int(r), c) for s, r, c, _m in rows}
+    rows = [r for r in ([td.text for td in tr.find_all("td")] for tr in parse(page.text).find_all("tr"))
+            if len(r) == 4 and r[1].isdigit()]  # the error table: sheet, row, column, reason
+    found = {(r[0], int(r[1]), r[2]) for r in rows}
     assert ("网格", 2, "社区编码") in found  # unknown community
     assert ("楼栋", 2, "网格编码") in found  # building without grid
     assert ("楼栋", 3, "楼栋编码") in found  # duplicate code

@@ -150,11 +150,11 @@ def test_a_building_leader_who_volunteers_sees_their_card_link(app, session, log
     sup.post("/volunteers/people/new", person_form())
     v = db.session.scalars(select(Volunteer).where(Volunteer.mobile == "13900006666")).one()
     leader = login_as("louzhang01")
-    assert parse(leader.get("/boards/").text).find("a", id="my-volunteer-card") is None
+    assert parse(leader.get("/board/").text).find("a", id="my-volunteer-card") is None
     bad = sup.post(f"/volunteers/people/{v.card_code}/account", {"username": "nobody"})
     assert bad.status_code == 422 and "没有这个账号" in bad.text
     assert sup.post(f"/volunteers/people/{v.card_code}/account", {"username": "louzhang01"}).status_code == 303
-    link = parse(leader.get("/boards/").text).find("a", id="my-volunteer-card")
+    link = parse(leader.get("/board/").text).find("a", id="my-volunteer-card")
     assert link is not None and link.get("href") == f"/v/card/{v.card_code}"
     assert "已关联" in sup.get(f"/volunteers/people/{v.card_code}").text
     # One account is one volunteer.
@@ -164,4 +164,4 @@ def test_a_building_leader_who_volunteers_sees_their_card_link(app, session, log
     taken = sup.post(f"/volunteers/people/{w.card_code}/account", {"username": "louzhang01"})
     assert taken.status_code == 409 and "已经关联了另一位志愿者" in taken.text
     assert sup.post(f"/volunteers/people/{v.card_code}/account", {"unlink": "1"}).status_code == 303
-    assert parse(leader.get("/boards/").text).find("a", id="my-volunteer-card") is None
+    assert parse(leader.get("/board/").text).find("a", id="my-volunteer-card") is None

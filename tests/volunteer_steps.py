@@ -11,6 +11,7 @@ from casework.extensions import db
 from casework.models import Activity, Community, User, Volunteer, VolunteerTeam
 from casework.services.volunteers import activities
 from casework.timekeeping import now
+from case_steps import parse
 
 CARD_RE = re.compile(r"/v/card/([0-9A-Z]{10})")
 
@@ -71,6 +72,6 @@ def last4(volunteer: Volunteer) -> str:
 
 def number(html: str, element_id: str) -> str:
     """The text of the element with this id (e.g. the points on the card page)."""
-    match = re.search(rf'id="{element_id}"[^>]*>([^<]*)<', html)
-    assert match, element_id
-    return match.group(1).strip()
+    element = parse(html).find(id=element_id)
+    assert element is not None, element_id
+    return element.text

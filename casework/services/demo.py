@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select
 from casework import events
 from casework.extensions import db
 from casework.models import (
-    Building, Case, CaseEvent, Category, Community, Grid, Organisation, Subdistrict, User,
+    STAGE_OF_STATUS, Building, Case, CaseEvent, Category, Community, Grid, Organisation, Subdistrict, User,
 )
 from casework.services.numbering import TRACKING_ALPHABET, TRACKING_LENGTH, case_number, next_value
 from casework.services import tallies
@@ -182,6 +182,10 @@ def _walk(path: list[str]) -> list[tuple[str, str | None, str, bool, int]]:
 
 
 STEPS = [_walk(p) for p in PATHS]
+# Some returned cases are returned a second time and wait for the supervisor's arbitration (仲裁). Picked
+# by position among the returned ones, not by the random draw, so every other case stays as it was.
+_RETURNED = STEPS[PATHS.index(["report", "sign", "dispatch", "hand_on", "accept", "return_case"])]
+_RETURNED_TWICE = _walk(["report", "sign", "dispatch", "hand_on", "accept", "return_case", "return_case"])
 
 
 def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
@@ -203,8 +207,7 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
         if u.role == "handler":
             handler_of_org.setdefault(u.organisation_id, u.id)
     cal = calendar()
-    stage_of = {"reported": "sign", "triage": "dispatch", "building_leader": "leader",
-                "handling": "handling", "resolved": "callback"}
+    stage_of = STAGE_OF_STATUS
     partners = [o.id for o in db.session.scalars(select(Organisation).where(Organisation.kind != "property"))]
     end = now()
     last_seq = next_value(f"case-{end.year}", count)
@@ -216,6 +219,8 @@ def generate_cases(count: int, seed: int = 7, days: int = 60) -> int:
 
     for i in range(count):
         steps = rng.choice(STEPS)
+        if steps is _RETURNED and i % 4 == 0:
+            steps = _RETURNED_TWICE
         category = rng.choice(categories)
         building = rng.choice(buildings)
         grid = grids[building.grid_id]

@@ -125,8 +125,3 @@ def link_account(code: str):
             people.link_account(current_user, v, values["username"])
     return _station_action(code, "account", values, act, _("已更新关联账号。"))
 
-
-@bp.app_template_global()
-def my_volunteer_card():
-    """The volunteer card of the logged-in account, when the person is also a volunteer (nav link)."""
-    return people.card_of(current_user)

@@ -128,6 +128,9 @@ def test_supervisor_board_and_phone_layout(live_server, browser, screenshots, si
         card_id = opener.evaluate("el => el.closest('article').id")
         opener.click()  # the menu is fetched when opened
         select = page.locator(f"#{card_id} .kcard-move")
+        select.wait_for()
+        # htmx binds the menu's change trigger once the swapped card has settled (htmx-added is gone)
+        page.locator(f"#{card_id}.htmx-added, #{card_id}.htmx-settling").wait_for(state="detached")
         select.select_option("triage")
         page.wait_for_selector(f"#cards-triage #{card_id}")
     ctx.close()
