@@ -43,30 +43,10 @@ MESSAGES = {
 
 def holder_role(status: str) -> str:
     """Whose stage a case in `status` is — the one routing rule for "who holds this case", read by the
-    sweep and urges (`Directory.responsible`) and by hand-off notices (`holders`, notices/handoffs.py)."""
+    sweep and urges (`Directory.responsible`) and by hand-off notices (`notices/handoffs.receivers`, which
+    reads that kind of user with `notices/routing.PEOPLE`)."""
     return {"building_leader": "building_leader", "handling": "handler",
             "arbitration": "community_supervisor"}.get(status, "grid_staff")
-
-
-def holders(case: Case, status: str | None = None) -> list[int]:
-    """The active people holding `case` in `status` (its own by default): one query; a sweep asks its
-    Directory instead."""
-    role = holder_role(status or case.status)
-    if role == "building_leader":
-        return list(db.session.scalars(
-            select(User.id).join(user_buildings, user_buildings.c.user_id == User.id)
-            .where(user_buildings.c.building_id == case.building_id, User.active.is_(True)).order_by(User.id)))
-    if role == "handler":
-        if case.assigned_org_id is None:
-            return []
-        return list(db.session.scalars(select(User.id).where(
-            User.organisation_id == case.assigned_org_id, User.role == "handler", User.active.is_(True))
-            .order_by(User.id)))
-    if role == "community_supervisor":  # waiting for the community supervisor's decision (仲裁)
-        return list(db.session.scalars(select(User.id).where(
-            User.role == "community_supervisor", User.community_id == case.community_id,
-            User.active.is_(True)).order_by(User.id)))
-    return grid_staff_of(case)
 
 
 class Directory:
@@ -98,7 +78,7 @@ class Directory:
                 self.subdistrict_sup.append(u.id)
 
     def responsible(self, case: Case) -> list[int]:
-        """The people whose stage it is (`holder_role`; the same people as `holders(case)`)."""
+        """The people whose stage it is (`holder_role`; the same people as `routing.PEOPLE` reads)."""
         role = holder_role(case.status)
         if role == "building_leader":
             return self.leaders.get(case.building_id, [])

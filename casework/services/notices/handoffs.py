@@ -7,7 +7,7 @@ from casework.services import escalation
 from casework.services.notices import routing
 
 
-# The notice each hand-off sends to the case's new holder (escalation.holders: one routing rule).
+# The notice each hand-off sends to the case's new holder (escalation.holder_role: one routing rule).
 KIND = {"dispatch": "handoff", "dispatch_handler": "handoff_org", "hand_on": "handoff_org",
         "return_case": "returned", "reopen": "reopened", "report_done": "callback", "resolve": "callback"}
 
