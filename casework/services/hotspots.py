@@ -8,7 +8,8 @@ rolling window of WINDOW_DAYS ending now:
   within COMEBACK_DAYS before it, or a case reopened (回访不满意重办) in the window;
 - property companies with repeat complaints: property companies whose solved cases came back
   (as above) at least COMPANY_MIN times in the window.
-Each list is one GROUP BY over an index range (ix_case_building_category_created / _closed).
+The repeated list is one GROUP BY over an index range (ix_case_created); the came-back list and the
+companies are one statement of window passes (`_came_back`).
 """
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, exists, func, literal_column, select
-from sqlalchemy.orm import aliased
+from collections import namedtuple
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, null, select, union, union_all
 
 from casework import access
 from casework.extensions import db
@@ -68,19 +70,6 @@ def _minus_days(column, days: int) -> ColumnElement:
     return func.datetime(column, f"-{int(days)} days")
 
 
-def _came_back_clause(later, since: dt.datetime, at: dt.datetime) -> ColumnElement[bool]:
-    """`later` (a Case created in [since, at]) follows a solved closure of the same building ×
-    category within COMEBACK_DAYS. The constant bounds on closed_at let the database read one range
-    of ix_case_building_category_closed per case instead of every closure of the pair."""
-    earlier = aliased(Case)
-    return exists().where(
-        earlier.building_id == later.building_id, earlier.category_id == later.category_id,
-        earlier.id != later.id, earlier.resolution == "solved",
-        earlier.closed_at >= since - dt.timedelta(days=COMEBACK_DAYS), earlier.closed_at < at,
-        earlier.closed_at < later.created_at, earlier.closed_at >= _minus_days(later.created_at, COMEBACK_DAYS),
-    )
-
-
 def _named(rows, english: bool) -> list[Hotspot]:
     rows = list(rows)
     buildings = dict(db.session.execute(select(Building.id, Building.name).where(
@@ -114,48 +103,86 @@ def find(user: access.Who, *, at: dt.datetime | None = None, english: bool = Fal
 
     reopened = select(CaseEvent.case_id).where(CaseEvent.event == "reopen", CaseEvent.created_at >= since,
                                                CaseEvent.created_at <= at)
-    # Two index-friendly halves instead of one OR (which would read every case).
-    back = Case.id.in_(
-        select(Case.id).where(Case.created_at >= since, Case.created_at <= at, _came_back_clause(Case, since, at))
-        .union(reopened)
-    )
-    came_back = db.session.execute(
-        select(Case.building_id, Case.category_id, func.count().label("n"), open_n.label("open_n"),
-               func.max(Case.created_at).label("last_at"))
-        .where(scope, _not_duplicate(), back)
-        .group_by(Case.building_id, Case.category_id)
-        .order_by(func.count().desc(), func.max(Case.created_at).desc()).limit(MAX_ROWS)
-    )
-
-    # The company that closed the latest earlier case answers for its coming back (one index read
-    # per case in the window, not a join of every closure of the pair); a reopened case counts
-    # against the company it was assigned to.
-    earlier = aliased(Case)
-    company_of = (
-        select(earlier.assigned_org_id)
-        .where(earlier.building_id == Case.building_id, earlier.category_id == Case.category_id,
-               earlier.id != Case.id, earlier.resolution == "solved", earlier.assigned_org_id.is_not(None),
-               earlier.closed_at >= since - dt.timedelta(days=COMEBACK_DAYS), earlier.closed_at < at,
-               earlier.closed_at < Case.created_at,
-               earlier.closed_at >= _minus_days(Case.created_at, COMEBACK_DAYS))
-        .order_by(earlier.closed_at.desc()).limit(1)
-        .correlate(Case).scalar_subquery()
-    )
-    closed_then_back = (select(company_of.label("org"), Case.id.label("case_id"))
-                        .where(scope, _not_duplicate(), Case.created_at >= since, Case.created_at <= at))
-    reopened_at = (select(Case.assigned_org_id.label("org"), Case.id.label("case_id"))
-                   .where(scope, Case.id.in_(reopened), Case.assigned_org_id.is_not(None)))
-    both = closed_then_back.union(reopened_at).subquery()
-    companies = db.session.execute(
-        select(Organisation.id, Organisation.name, func.count(func.distinct(both.c.case_id)).label("n"))
-        .join(both, both.c.org == Organisation.id)  # a case that came back after no company's closure drops out
-        .where(Organisation.kind == "property")
-        .group_by(Organisation.id, Organisation.name)
-        .having(func.count(func.distinct(both.c.case_id)) >= COMPANY_MIN)
-        .order_by(func.count(func.distinct(both.c.case_id)).desc(), Organisation.id).limit(MAX_ROWS)
-    )
+    came_back, companies = _came_back(scope, since, at, select(reopened.cte("reopened")))
     return Hotspots(since=since, repeated=_named(repeated, english), came_back=_named(came_back, english),
-                    companies=[CompanyHotspot(r.id, r.name, r.n) for r in companies])
+                    companies=companies)
+
+
+def _came_back(scope, since: dt.datetime, at: dt.datetime, reopened):
+    """The came-back pairs and the companies with repeat complaints, in ONE statement.
+
+    Per building × category, the cases created in the window and the solved closures of the
+    COMEBACK_DAYS before it are put in time order (a closure at the very instant of a creation after
+    it); a running count of closures splits each pair into runs that begin with a closure, so every
+    creation sees the latest solved closure before it (and, counting only closures with a handler
+    organisation, the latest such closure and its company) with two window passes — one sort of the
+    window's rows instead of one index probe per case (a million-case table: seconds → a sort).
+    What must stay equal: the definitions in the module docstring and docs/metrics.md ("Hotspots"):
+    came back = a solved closure of the same pair within COMEBACK_DAYS before the case was created
+    (and before `at`), or a reopen in the window; the company is that of the latest such closure
+    with a company; a reopened case counts against its own company.
+    """
+    created = (select(Case.building_id.label("b"), Case.category_id.label("c"), Case.created_at.label("t"),
+                      literal(0).label("kind"), Case.id.label("case_id"), Case.status.label("status"),
+                      null().label("org"))
+               .where(scope, _not_duplicate(), Case.created_at >= since, Case.created_at <= at))
+    closed = (select(Case.building_id, Case.category_id, Case.closed_at, literal(1), null(), null(),
+                     Case.assigned_org_id)
+              .where(Case.resolution == "solved", Case.closed_at >= since - dt.timedelta(days=COMEBACK_DAYS),
+                     Case.closed_at < at))
+    rows = union_all(created, closed).subquery("rows")
+    pair = (rows.c.b, rows.c.c)
+    ordered = {"partition_by": pair, "order_by": (rows.c.t, rows.c.kind), "rows": (None, 0)}
+    runs = select(
+        rows, func.sum(rows.c.kind).over(**ordered).label("run"),
+        func.sum(case((rows.c.org.is_not(None), 1), else_=0)).over(**ordered).label("org_run"),
+    ).subquery("runs")
+    closure_t = case((runs.c.kind == 1, runs.c.t))
+    org_closure_t = case((and_(runs.c.kind == 1, runs.c.org.is_not(None)), runs.c.t))
+    seen = select(
+        runs.c.b, runs.c.c, runs.c.t, runs.c.kind, runs.c.case_id, runs.c.status,
+        func.max(closure_t).over(partition_by=(runs.c.b, runs.c.c, runs.c.run)).label("last_close"),
+        func.max(org_closure_t).over(partition_by=(runs.c.b, runs.c.c, runs.c.org_run)).label("last_org_close"),
+        func.max(runs.c.org).over(partition_by=(runs.c.b, runs.c.c, runs.c.org_run)).label("last_org"),
+    ).cte("seen")
+    back_from = _minus_days(seen.c.t, COMEBACK_DAYS)
+    again = select(Case.building_id, Case.category_id, Case.id, Case.status, Case.created_at).where(
+        scope, _not_duplicate(), Case.id.in_(reopened))
+    back_cases = union(
+        select(seen.c.b, seen.c.c, seen.c.case_id, seen.c.status, seen.c.t)
+        .where(seen.c.kind == 0, seen.c.last_close >= back_from),
+        again,
+    ).subquery("back")
+    company_cases = union(
+        select(seen.c.last_org.label("org"), seen.c.case_id)
+        .where(seen.c.kind == 0, seen.c.last_org_close >= back_from),
+        select(Case.assigned_org_id, Case.id).where(scope, Case.id.in_(reopened), Case.assigned_org_id.is_not(None)),
+    ).subquery("companies")
+    open_n = func.sum(case((back_cases.c.status != "closed", 1), else_=0))
+    per_pair = select(literal("pair").label("tag"), back_cases.c.b, back_cases.c.c, func.count().label("n"),
+                      open_n.label("open_n"), func.max(back_cases.c.t).label("last_at"), null().label("org"),
+                      null().label("name")).group_by(back_cases.c.b, back_cases.c.c)
+    per_company = (select(literal("org"), null(), null(), func.count(func.distinct(company_cases.c.case_id)),
+                          null(), null(), Organisation.id, Organisation.name)
+                   .join(Organisation, Organisation.id == company_cases.c.org)
+                   .where(Organisation.kind == "property").group_by(Organisation.id, Organisation.name))
+    pairs, companies = [], []
+    for row in db.session.execute(union_all(per_pair, per_company)):
+        (pairs if row[0] == "pair" else companies).append(row)
+    pairs.sort(key=lambda r: (-r[3], -_ts(r[5]), r[1], r[2]))
+    Pair = namedtuple("Pair", "building_id category_id n open_n last_at")
+    came_back = [Pair(r[1], r[2], r[3], r[4], _as_datetime(r[5])) for r in pairs[:MAX_ROWS]]
+    companies = sorted((r for r in companies if r[3] >= COMPANY_MIN), key=lambda r: (-r[3], r[6]))[:MAX_ROWS]
+    return came_back, [CompanyHotspot(r[6], r[7], r[3]) for r in companies]
+
+
+def _as_datetime(value) -> dt.datetime:
+    """A MAX() over a UNION comes back as text on SQLite."""
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _ts(value) -> float:
+    return _as_datetime(value).timestamp() if value is not None else 0.0
 
 
 def forming_cases(user: access.Who, building_id: int, category_id: int, *, at: dt.datetime | None = None) -> list[Case]:
