@@ -356,3 +356,29 @@ def test_create_user_applies_the_password_policy(app, session):
     ok = runner.invoke(args=["casework", "create-user", "shenji02", "--role", "auditor", "--password", GOOD_PASSWORD])
     assert ok.exit_code == 0, ok.output
     assert user("shenji02").role == "auditor"
+
+
+def test_login_works_when_rate_limiting_is_turned_off(tmp_path):
+    """RATELIMIT_ENABLED=False (an operator's choice, e.g. behind a gateway that limits) turns the login
+    lock off too: a right password logs in, wrong ones are refused with the form's words, never a 500."""
+    from casework.models import Subdistrict
+    from case_steps import csrf_token
+    from dbtools import app_on
+    with app_on(f"sqlite:///{tmp_path / 'nolimit.db'}", tmp_path, RATELIMIT_ENABLED=False) as app:
+        with app.app_context():
+            db.create_all()
+            sd = Subdistrict(name="测试街道")
+            staff = User(username="nolimit", display_name="不限流", role="subdistrict_supervisor")
+            staff.set_password("Demo-pass-2026")
+            db.session.add_all([sd, staff])
+            db.session.commit()
+        client = app.test_client()
+        for _ in range(7):  # more than the lock's 5 (were the lock on)
+            page = client.get("/login")
+            wrong = client.post("/login", data={"username": "nolimit", "password": "wrong",
+                                                "csrf_token": csrf_token(page.text)})
+            assert wrong.status_code == 422 and "用户名或密码不正确" in wrong.text
+        page = client.get("/login")
+        right = client.post("/login", data={"username": "nolimit", "password": "Demo-pass-2026",
+                                            "csrf_token": csrf_token(page.text)})
+        assert right.status_code == 302

@@ -96,8 +96,16 @@ def _account_key(username: str) -> str:
     return (username or "").strip().lower()[:80]
 
 
+def _strategy():
+    """The rate limiter's strategy, or None when rate limiting is turned off (RATELIMIT_ENABLED=False:
+    then logins are not locked either, instead of failing)."""
+    return limiter.limiter if limiter.enabled else None
+
+
 def _is_locked(username: str, address: str) -> bool:
-    strategy = limiter.limiter
+    strategy = _strategy()
+    if strategy is None:
+        return False
     return (any(not strategy.test(item, "login-account", _account_key(username))
                 for item in _limits("LOGIN_LOCK_ACCOUNT", "5 per 15 minutes"))
             or any(not strategy.test(item, "login-address", address or "-")
@@ -128,15 +136,17 @@ def attempt_login(username: str, password: str, address: str = "") -> LoginResul
         return LoginResult(user, locked=True)
     # Unknown users cost a hash check too, so the answer's timing does not tell them apart.
     good = check_password_hash(user.password_hash if user is not None else _dummy_hash(), password or "")
+    strategy = _strategy()
     if good and user is not None and user.active:
-        for item in _limits("LOGIN_LOCK_ACCOUNT", "5 per 15 minutes"):
-            limiter.limiter.clear(item, "login-account", _account_key(name))
+        for item in _limits("LOGIN_LOCK_ACCOUNT", "5 per 15 minutes") if strategy else ():
+            strategy.clear(item, "login-account", _account_key(name))
         audit.record("login.ok", actor=user, obj=obj, address=address)
         return LoginResult(user, ok=True)
-    for item in _limits("LOGIN_LOCK_ACCOUNT", "5 per 15 minutes"):
-        limiter.limiter.hit(item, "login-account", _account_key(name))
-    for item in _limits("LOGIN_LOCK_ADDRESS", "20 per 15 minutes"):
-        limiter.limiter.hit(item, "login-address", address or "-")
+    if strategy is not None:
+        for item in _limits("LOGIN_LOCK_ACCOUNT", "5 per 15 minutes"):
+            strategy.hit(item, "login-account", _account_key(name))
+        for item in _limits("LOGIN_LOCK_ADDRESS", "20 per 15 minutes"):
+            strategy.hit(item, "login-address", address or "-")
     reason = "unknown" if user is None else ("inactive" if not user.active else "password")
     audit.record("login.failed", actor=user, obj=obj, outcome="refused", address=address,
                  details={"reason": reason})
