@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from e2e.case_page import act as _act
+
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"),
@@ -56,29 +58,6 @@ def _state(app, case_id):
         case = db.session.get(Case, case_id)
         parts = db.session.scalars(select(CaseAssist).where(CaseAssist.case_id == case_id)).all()
         return case.status, case.assigned_org_id, [p.state for p in parts]
-
-
-def _act(page, case_id: int, button: str, *, selects=None, radios=None, note: str | None = None):
-    """Press the case page's button; fill its inline form when it has one; confirm."""
-    panel = page.locator(f"#case-{case_id}")
-    posted = lambda r: r.request.method == "POST" and f"/cases/{case_id}/events/" in r.url  # noqa: E731
-    if selects is None and radios is None and note is None:
-        with page.expect_response(posted) as response:
-            panel.get_by_role("button", name=button).first.click()
-        assert response.value.status == 200
-        return
-    panel.get_by_role("button", name=button).first.click()
-    form = page.locator(f"#case-{case_id} form.event-form")
-    form.wait_for()
-    for name, value in (radios or {}).items():
-        form.locator(f"input[name={name}][value={value}]").check()
-    for name, value in (selects or {}).items():
-        form.locator(f"select[name={name}]").select_option(value)
-    if note is not None:
-        form.locator("textarea[name=note]").fill(note)
-    with page.expect_response(posted) as response:
-        form.get_by_role("button", name="确定").click()
-    assert response.value.status == 200, response.value.text()
 
 
 def test_rerouted_returned_twice_arbitrated_led_with_an_assisting_partner_and_closed(

@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from e2e.case_page import act as _act
+
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"),
@@ -41,29 +43,6 @@ def _status(app, case_id):
     from casework.models import Case
     with app.app_context():
         return db.session.get(Case, case_id).status
-
-
-def _act(page, case_id: int, button: str, *, selects=None, radios=None, note: str | None = None):
-    """Press the case page's button; fill its inline form when it has one; confirm."""
-    panel = page.locator(f"#case-{case_id}")
-    posted = lambda r: r.request.method == "POST" and f"/cases/{case_id}/events/" in r.url  # noqa: E731
-    if selects is None and radios is None and note is None:
-        with page.expect_response(posted) as response:
-            panel.get_by_role("button", name=button).first.click()
-        assert response.value.status == 200
-        return
-    panel.get_by_role("button", name=button).first.click()
-    form = page.locator(f"#case-{case_id} form.event-form")
-    form.wait_for()
-    for name, value in (selects or {}).items():
-        form.locator(f"select[name={name}]").select_option(value)
-    for name, value in (radios or {}).items():
-        form.locator(f"input[name={name}][value={value}]").check()
-    if note is not None:
-        form.locator("textarea[name=note]").fill(note)
-    with page.expect_response(posted) as response:
-        form.get_by_role("button", name="确定").click()
-    assert response.value.status == 200, response.value.text()
 
 
 def _as(browser, sign_in, base, username):
