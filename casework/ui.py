@@ -57,6 +57,20 @@ def case_and_event_or_404(case_id: int, event: str) -> Case:
     return case
 
 
+def event_form_context(who, case, event: str | None) -> dict:
+    """What an event's inline form shows besides its fields (case page and board card alike), read
+    here so that templates query nothing: where a jurisdiction move may go (rerouting.form_choices)
+    and, for the report-done form, the assisting organisations still at work (the lead says why not
+    wait) and the volunteer team that may name who went."""
+    from casework.services import rerouting
+    from casework.services.volunteers import casehours
+    context = rerouting.form_choices(who, case, event)
+    if event == "report_done":
+        context["assist_waiting"] = assists.open_names(case.id)
+        context["case_team"] = casehours.form_team(case)
+    return context
+
+
 def render_page(template: str, **context) -> str:
     """Render a template; for a full page (not a `_fragment.html`) read the header's unread-notice
     count here, once, so that base.html queries nothing. Views rendering pages call this."""

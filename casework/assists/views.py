@@ -19,12 +19,6 @@ def _require_login():
     """Every assisting action needs a logged-in user."""
 
 
-@bp.app_template_global("open_assists")
-def open_assists(case_id: int) -> list[str]:
-    """The report-done form names the assisting organisations still at work (and asks why not wait)."""
-    return assists.open_names(case_id)
-
-
 def render_panel(case, *, status: int = 200, errors=None, values=None, form_part: int | None = None):
     """The assisting block fragment; a plain (non-htmx) post goes back to the case page instead (or,
     refused input, to an error page naming what to fix)."""

@@ -11,13 +11,14 @@ from casework import access
 from casework import labels as L
 from casework.extensions import db, htmx
 from casework.boards.cards import CardLinks, CardRenderer
-from casework.services import boards, queries, rerouting
+from casework.services import boards, queries
 from casework.services.errors import Invalid, ServiceError
 from casework.services.transitions import check_version
 from casework.timekeeping import now
 from casework import ui
 from casework.events import EVENT_INPUTS
-from casework.ui import DueViews, case_and_event_or_404, form_data, get_case_or_404, jurisdiction, render_page
+from casework.ui import (DueViews, case_and_event_or_404, event_form_context, form_data, get_case_or_404,
+                         jurisdiction, render_page)
 from casework.workflow import EVENTS
 
 bp = Blueprint("boards", __name__, url_prefix="/board")
@@ -112,7 +113,7 @@ def render_card(case, *, status: int = 200, form_event: str | None = None, error
     return make_response(render_template(
         "boards/_card.html", facts=_renderer(words, names).facts(card), form_event=form_event,
         all_actions=all_actions, move_menu=move_menu, errors=errors or {}, values=values or {},
-        handlers=handlers, now=now(), W=words, **rerouting.form_choices(jurisdiction(), case, form_event)), status)
+        handlers=handlers, now=now(), W=words, **event_form_context(jurisdiction(), case, form_event)), status)
 
 
 @bp.route("/cards/<int:case_id>")

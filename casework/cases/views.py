@@ -8,10 +8,10 @@ from flask_login import current_user, login_required
 from casework import access
 from casework.extensions import db, htmx
 from casework.models import Category
-from casework.services import audit, hotspots, queries, rerouting, transitions
+from casework.services import audit, hotspots, queries, transitions
 from casework.services.errors import Invalid, Refused, ServiceError
-from casework.ui import (case_and_event_or_404, case_panel_context, form_data, get_case_or_404, jurisdiction,
-                         refused, render_page)
+from casework.ui import (case_and_event_or_404, case_panel_context, event_form_context, form_data, get_case_or_404,
+                         jurisdiction, refused, render_page)
 from casework.events import EVENT_INPUTS
 from casework.workflow import EVENTS
 
@@ -52,7 +52,7 @@ def render_case(case, *, status: int = 200, form_event: str | None = None, error
         template, case=case, events=queries.timeline(case),
         actions=access.events_for(current_user, case), form_event=form_event,
         errors=errors or {}, values=values or {}, handlers=queries.handler_choices(case),
-        **rerouting.form_choices(current_user, case, form_event),
+        **event_form_context(jurisdiction(), case, form_event),
         **case_panel_context(current_user, case),
         linked=[c for c in hotspots.linked_cases(case) if access.can_view(jurisdiction(), c)],
     ), status)
@@ -79,7 +79,7 @@ def event_form(case_id: int, event: str):
     return render_template("cases/_event_form.html", case=case, event=event,
                            needs=EVENT_INPUTS[event], errors={}, values={},
                            handlers=queries.handler_choices(case),
-                           **rerouting.form_choices(current_user, case, event))
+                           **event_form_context(jurisdiction(), case, event))
 
 
 @bp.route("/<int:case_id>/events/<event>", methods=["POST"])
@@ -96,7 +96,7 @@ def fire_event(case_id: int, event: str):
         response = make_response(render_template(
             "cases/_event_form.html", case=case, event=event, needs=EVENT_INPUTS[event],
             errors=exc.errors, values=data, handlers=queries.handler_choices(case),
-            **rerouting.form_choices(current_user, case, event)), exc.status)
+            **event_form_context(jurisdiction(), case, event)), exc.status)
         response.headers["HX-Retarget"] = f"#case-{case.id}-action"
         response.headers["HX-Reswap"] = "innerHTML"
         return response

@@ -147,18 +147,6 @@ def decide_case_hours(hours_id: int):
     return redirect(url_for("volunteers.index"), 303)
 
 
-@bp.app_template_global()
-def volunteer_case_team(case_id: int):
-    """For the report-done form: the volunteer team handling the case, its members and the handling
-    window, or None when the handler is not a volunteer team (the block is not shown)."""
-    from casework.models import Case
-    case = db.session.get(Case, case_id)
-    team = casehours.team_for_case(case) if case is not None else None
-    if team is None:
-        return None
-    return {"team": team, "members": casehours.members(team), "window_minutes": casehours.window_minutes(case)}
-
-
 # The service station: scan a card, see the ledger, correct, redeem ---------------------------------
 
 def _volunteer_or_404(code: str):

@@ -54,6 +54,15 @@ def members(team: VolunteerTeam) -> list[Volunteer]:
         .order_by(Volunteer.name, Volunteer.id)))
 
 
+def form_team(case: Case) -> dict | None:
+    """For the report-done form: the volunteer team handling the case, its members and the handling
+    window, or None when the handler is not a volunteer team (the block is not shown)."""
+    team = team_for_case(case)
+    if team is None:
+        return None
+    return {"team": team, "members": members(team), "window_minutes": window_minutes(case)}
+
+
 def window_minutes(case: Case) -> int:
     """How long the case has been in handling (since it reached the handler): no one served longer."""
     start = case.stage_started_at
