@@ -162,7 +162,18 @@ def test_overdue_filter_is_never_kept(app, session):
     j = Jurisdiction.of(user("wangge01"))
     assert reading._filters_key(CaseFilters(overdue=True)) is None
     boards.load_board(j, CaseFilters(overdue=True))
-    assert not [k for k in reading._STATEMENTS if k[1] == j and k[2] is None]
+    assert not [k for k in reading._STATEMENTS if k[2] is None]
+
+
+def test_colleagues_of_one_scope_share_the_kept_statements(app, session):
+    me = Jurisdiction.of(user("wangge01"))
+    colleague = Jurisdiction(role=me.role, user_id=(me.user_id or 0) + 1000, grid_ids=me.grid_ids)
+    reading._STATEMENTS.clear()
+    boards.load_board(me, CaseFilters())
+    kept = len(reading._STATEMENTS)
+    assert kept == 2  # counts and page ids
+    boards.load_board(colleague, CaseFilters())
+    assert len(reading._STATEMENTS) == kept
 
 
 # ---- the whole board, byte for byte ---------------------------------------------------------------

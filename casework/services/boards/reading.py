@@ -12,7 +12,7 @@ import hashlib
 import threading
 from collections import OrderedDict, namedtuple
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -181,7 +181,8 @@ def _statement(kind: str, j: Jurisdiction, f: CaseFilters, detail: tuple, build,
     fkey = _filters_key(f)
     if fkey is None:
         return build(at), {}
-    key = (kind, j, fkey, detail)
+    # The scope, not the viewer: colleagues of one grid share the statements (user_id is not in them).
+    key = (kind, replace(j, user_id=None), fkey, detail)
     with _STATEMENTS_LOCK:
         stmt = _STATEMENTS.get(key)
         if stmt is not None:
