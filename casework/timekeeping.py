@@ -184,6 +184,37 @@ class WorkingCalendar:
             count += self._year_table(year)[-1]
         return count + self._year_table(stop.year)[b]
 
+    # ---- working time as differences of one cumulative function (boards' due badges) ----------
+
+    _ORIGIN = datetime(2000, 1, 1)
+    _MEMO_LIMIT = 200_000
+
+    def working_from_origin(self, t: datetime) -> timedelta:
+        """W(t): the working time in [2000-01-01, t) (negative before it), memoized on this calendar.
+
+        Working time is a measure, so `working_time_between(self, a, b) == W(b) - W(a)` exactly
+        (timedeltas add without rounding; tests/test_timekeeping.py checks it against the direct
+        computation, overrides included). The due times and stage starts of a board's cards are
+        the same from one render to the next, so with one calendar kept per process
+        (`services.clock.shared_calendar`) a card's badge costs dictionary reads, and each render
+        computes only W(now). What must stay equal: nothing mutates a calendar after it is built.
+        """
+        memo = self.__dict__.setdefault("_cumulative", {})
+        found = memo.get(t)
+        if found is None:
+            if len(memo) >= self._MEMO_LIMIT:
+                memo.clear()
+            found = memo[t] = working_time_between(self, self._ORIGIN, t)
+        return found
+
+    def working_between(self, a: datetime, b: datetime) -> timedelta:
+        """`working_time_between(self, a, b)` from the memoized W (see `working_from_origin`)."""
+        return self.working_from_origin(b) - self.working_from_origin(a)
+
+    def content_key(self) -> tuple:
+        """What the calendar's answers depend on: hours, source and overrides (a process-wide cache key)."""
+        return (self.hours.periods, self.source, frozenset(self.overrides.items()))
+
     def year_confirmed(self, year: int) -> bool:
         """Return whether the year has 调休 data in the package or any override."""
         return bool(_package_year(year)[1]) or year in self._override_years

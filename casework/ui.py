@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import NamedTuple
 
 from flask import Blueprint, Flask, abort, g, request
@@ -239,7 +240,13 @@ class DueViews:
         else:
             n, unit = self.span(b.amount, b.unit, emergency)
             text = words["left"] % {"n": n, "unit": unit}
-        return DueView(b.state, _DUE_ICON[b.state], text, f"{words['title']} {_fmt_dt(case.stage_due_at)}")
+        return DueView(b.state, _DUE_ICON[b.state], text, f"{words['title']} {_due_time_text(case.stage_due_at)}")
+
+
+@functools.lru_cache(maxsize=65536)
+def _due_time_text(value: dt.datetime) -> str:
+    """`_fmt_dt` of a due time, kept per process: a board titles 300 badges with the same due times each render."""
+    return _fmt_dt(value)
 
 
 def due_view(case) -> DueView | None:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from casework.extensions import db
 from casework.models import STAGE_OF_STATUS, Case, CaseEvent, Category, HolidayOverride, Setting, TimeLimit
 from casework.timekeeping import (
-    WorkingCalendar, WorkingHours, add_working_time, due_time, format_span, now, time_left,
+    WorkingCalendar, WorkingHours, add_working_time, due_time, format_span, now,
     working_time_between,
 )
 
@@ -170,11 +170,37 @@ class Badge:
     unit: str = "hours"  # hours / days
 
 
+# One calendar per distinct content per process (hours, overrides): its per-year tables and its
+# memo of cumulative working time (`WorkingCalendar.working_from_origin`) outlive the request, so
+# the due badges of a board cost dictionary reads after the first render. Keyed by the calendar's
+# content itself, read each request (two small statements), so an admin's change can never be
+# answered by a stale calendar, whichever process or test database it came from.
+_SHARED_CALENDARS: dict[tuple, WorkingCalendar] = {}
+
+
+def shared_calendar(cal: WorkingCalendar) -> WorkingCalendar:
+    """The process's calendar equal in content to `cal` (`cal` itself the first time)."""
+    key = cal.content_key()
+    found = _SHARED_CALENDARS.get(key)
+    if found is None:
+        if len(_SHARED_CALENDARS) >= 16:  # tests build many calendars: keep a handful
+            _SHARED_CALENDARS.clear()
+        found = _SHARED_CALENDARS[key] = cal
+    return found
+
+
+def _left(cal: WorkingCalendar, due: dt.datetime, at: dt.datetime, wall: bool) -> dt.timedelta:
+    """`time_left`, through the calendar's memoized cumulative working time (equal, see timekeeping)."""
+    return due - at if wall else cal.working_between(at, due)
+
+
 def badge_context() -> tuple[WorkingCalendar, float, float]:
-    """(calendar, warn ratio, hours per working day), looked up once per request: boards ask per card."""
+    """(calendar, warn ratio, hours per working day), looked up once per request: boards ask per card.
+
+    The calendar is the process's shared one of equal content (`shared_calendar`)."""
     ctx = g.get("badge_context") if has_app_context() else None
     if ctx is None:
-        cal = calendar()
+        cal = shared_calendar(calendar())
         ctx = (cal, float(setting("warn_ratio")), cal.hours.hours_per_day)
         if has_app_context():
             g.badge_context = ctx
@@ -198,14 +224,14 @@ def badge(case: Case, at: dt.datetime | None = None,
     wall = case.priority == "emergency"
     due = case.stage_due_at
     # time_left is negative once late, so one call gives both the state and the span shown.
-    left = time_left(cal, due, at, wall)
+    left = _left(cal, due, at, wall)
     if at > due:
         state = "overdue"
     elif left >= (due - case.stage_started_at) * warn_ratio:
         # Working time never exceeds wall time, so this is on time without measuring the stage.
         state = "on_time"
     else:
-        allowed = time_left(cal, due, case.stage_started_at, wall)
+        allowed = _left(cal, due, case.stage_started_at, wall)
         state = "due_soon" if left < allowed * warn_ratio else "on_time"
     amount, unit = format_span(abs(left), 24 if wall else hours_per_day)
     return Badge(state, amount, unit)
@@ -239,7 +265,7 @@ def lateness(case, at: dt.datetime, context: tuple[WorkingCalendar, float, float
     cal, _warn, hours_per_day = context or badge_context()
     wall = case.priority == "emergency"
     stop = at if case.parked_at is None else min(at, case.parked_at)
-    amount, unit = format_span(time_left(cal, case.stage_due_at, stop, wall), 24 if wall else hours_per_day)
+    amount, unit = format_span(_left(cal, case.stage_due_at, stop, wall), 24 if wall else hours_per_day)
     return Badge("overdue", amount, unit)
 
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, DateTime, and_, bindparam, or_
 
 from casework.access import Jurisdiction, Who, assisted_by
 from casework.events import EVENT_INPUTS, SPECS, BoardMove
@@ -32,9 +32,26 @@ def _status(*statuses: str) -> Clause:
     return lambda j, at: Case.status.in_(statuses) if len(statuses) > 1 else Case.status == statuses[0]
 
 
-def recent_cutoff(at: dt.datetime) -> dt.datetime:
-    """The start of the "recently closed" window (RECENT_DAYS before `at`): boards and the ETag share it."""
+# Passed as a column clause's `at` by statements built once and kept (services/boards/reading.py,
+# `_statement`): the clauses then hold a bound parameter for the window's start instead of its
+# value, and the statement is executed with `bound_times(at)`.
+BOUND_AT = object()
+RECENT_CUTOFF = bindparam("board_recent_cutoff", type_=DateTime)
+
+
+def recent_cutoff(at) -> dt.datetime:
+    """The start of the "recently closed" window (RECENT_DAYS before `at`): boards and the ETag share it.
+
+    `at` may be `BOUND_AT`: the window's start is then the parameter `RECENT_CUTOFF` (see `bound_times`).
+    What must stay equal: a column clause reads `at` only through this function."""
+    if at is BOUND_AT:
+        return RECENT_CUTOFF
     return at - dt.timedelta(days=RECENT_DAYS)
+
+
+def bound_times(at: dt.datetime) -> dict:
+    """The parameters of a statement built with `BOUND_AT`, for the instant `at`."""
+    return {RECENT_CUTOFF.key: recent_cutoff(at)}
 
 
 def _closed_recently(j: Jurisdiction, at: dt.datetime) -> ColumnElement[bool]:

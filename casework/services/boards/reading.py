@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import namedtuple
+import threading
+from collections import OrderedDict, namedtuple
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -30,7 +31,8 @@ from casework.timekeeping import now
 
 from casework.services.boards import changes
 from casework.services.boards.layout import (
-    PAGE_SIZE, ETAG_BUCKET_SECONDS, TITLES, Column, MoveOption, column, columns_for, due_first, moves_for,
+    BOUND_AT, PAGE_SIZE, ETAG_BUCKET_SECONDS, TITLES, Column, MoveOption, bound_times, column, columns_for, due_first,
+    moves_for,
 )
 
 
@@ -95,6 +97,25 @@ def card_view(who: Who, case: Case, column_key: str, assist=_LOOK_UP) -> CardVie
                     pick=pick, assist=assist)
 
 
+def policy_class(j: Jurisdiction, case, column_key: str) -> tuple:
+    """Everything `card_view` reads of a case besides its id and assisting mark: cards with equal
+    classes get equal events, drop targets and bulk pick.
+
+    The policy (`access.events_for`, `may_urge`, `may_bulk_sign`) and the moves' guards read the
+    status, the four guard facts of `workflow.enabled_events` (via a leader, has a handler,
+    awaiting the handler's sign-for, returned before), and the viewer's relation to the case:
+    whether they act for it in their own role (`Jurisdiction.acts_for`; `_acts_for` is false for
+    any other role) and, for supervisors, whether they see it (`may_urge`). A board of 300 cards
+    has a dozen classes, so `_cards` asks the policy once per class instead of once per card
+    (≈ 1,070 `may_fire` calls a render before). What must stay equal: a new fact read by the policy
+    or by a guard on the card's path goes into this tuple (tests/test_boards.py compares every demo
+    user's classed cards with `card_view` per case).
+    """
+    return (case.status, bool(case.via_leader), case.assigned_org_id is not None, case.handler_accepted_at is None,
+            bool(case.return_count), column_key, j.acts_for(case, j.role),
+            j.contains(case) if j.role in access.SUPERVISORS else None)
+
+
 def index_ranges(j: Jurisdiction, pieces: Iterable[tuple[object, ColumnElement[bool]]]):
     """Every disjoint part of the scope × every piece: (tag, [scope part, piece]), each one index range.
 
@@ -136,17 +157,61 @@ def _column_pieces(j: Jurisdiction, cols: Iterable[Column], at: dt.datetime):
     return [(col.key, part(j, at)) for col in cols for part in col.parts]
 
 
+# Composed statements kept per process: a board's counts and page ids are two statements of
+# dozens of clauses each (≈ 300 SQL expressions composed, and their cache key generated, per
+# render), the same from one render to the next for one viewer and filter. Built with the column
+# clauses' time as a bound parameter (`layout.BOUND_AT`), and executed with `bound_times(at)`.
+_STATEMENTS: OrderedDict[tuple, object] = OrderedDict()
+_STATEMENTS_SIZE = 512
+_STATEMENTS_LOCK = threading.Lock()
+
+
+def _filters_key(f: CaseFilters) -> tuple | None:
+    """The filters a board statement depends on, or None when the statement must not be kept (the
+    overdue filter compares with now() as a value). What must stay equal: every field
+    `apply_filters` reads (with_status=False) and `_order` reads is here."""
+    if f.overdue:
+        return None
+    return (f.category, f.priority, f.grid, f.building, f.organisation, f.q, f.phone, f.sort)
+
+
+def _statement(kind: str, j: Jurisdiction, f: CaseFilters, detail: tuple, build, at: dt.datetime):
+    """(statement, parameters): `build(at)` composed once per (kind, jurisdiction, filters, detail)
+    with `BOUND_AT`, or afresh with the instant itself when the filters cannot be kept."""
+    fkey = _filters_key(f)
+    if fkey is None:
+        return build(at), {}
+    # The scope, not the viewer: colleagues of one grid share the statements (user_id is not in them).
+    key = (kind, replace(j, user_id=None), fkey, detail)
+    with _STATEMENTS_LOCK:
+        stmt = _STATEMENTS.get(key)
+        if stmt is not None:
+            _STATEMENTS.move_to_end(key)
+    if stmt is None:
+        stmt = build(BOUND_AT)
+        with _STATEMENTS_LOCK:
+            _STATEMENTS[key] = stmt
+            while len(_STATEMENTS) > _STATEMENTS_SIZE:
+                _STATEMENTS.popitem(last=False)
+    return stmt, bound_times(at)
+
+
 def _counts(j: Jurisdiction, f: CaseFilters, cols: Iterable[Column], at: dt.datetime) -> dict[str, int]:
-    # Every part of the scope × every part of the column: each count is one index range.
-    parts = [
-        apply_filters(select(literal(key).label("col"), func.count().label("n"))
-                      .select_from(Case).where(*conds), f, with_status=False)
-        for key, conds in index_ranges(j, _column_pieces(j, cols, at))
-    ]
-    if not parts:
+    cols = tuple(cols)
+
+    def build(at):
+        # Every part of the scope × every part of the column: each count is one index range.
+        parts = [
+            apply_filters(select(literal(key).label("col"), func.count().label("n"))
+                          .select_from(Case).where(*conds), f, with_status=False)
+            for key, conds in index_ranges(j, _column_pieces(j, cols, at))
+        ]
+        return union_all(*parts) if parts else None
+    stmt, params = _statement("counts", j, f, tuple(c.key for c in cols), build, at)
+    if stmt is None:
         return {}
     counts: dict[str, int] = {}
-    for key, n in db.session.execute(union_all(*parts)):
+    for key, n in db.session.execute(stmt, params):
         counts[key] = counts.get(key, 0) + n
     return counts
 
@@ -158,6 +223,13 @@ def _page_ids(j: Jurisdiction, f: CaseFilters, spans: dict[str, tuple[int, int]]
     own first rows in order and the column takes the first of those: each part walks one index
     instead of the database merging indexes and sorting every row of the column.
     """
+    stmt, params = _statement("pages", j, f, tuple(spans.items()), lambda at: _page_ids_statement(j, f, spans, at), at)
+    if stmt is None:
+        return []
+    return [(k, i) for k, i in db.session.execute(stmt, params)]
+
+
+def _page_ids_statement(j: Jurisdiction, f: CaseFilters, spans: dict[str, tuple[int, int]], at):
     parts = []
     for key, (first, last) in spans.items():
         col = column(j, key)
@@ -178,8 +250,8 @@ def _page_ids(j: Jurisdiction, f: CaseFilters, spans: dict[str, tuple[int, int]]
                      .limit(limit).offset(offset).subquery())
         parts.append(select(literal(key).label("col"), inner.c.id))
     if not parts:
-        return []
-    return [(k, i) for k, i in db.session.execute(union_all(*parts) if len(parts) > 1 else parts[0])]
+        return None
+    return union_all(*parts) if len(parts) > 1 else parts[0]
 
 
 # The card never shows the description or anything about the resident: those are not even read.
@@ -205,18 +277,32 @@ class CardCase(namedtuple("CardCase", _CARD_FIELDS)):
         return self.status != "closed"
 
 
+# The ids are our own integers: written into the SQL (literal_execute) rather than bound one
+# parameter each, which costs PostgreSQL 1 ms of 3 for 300 ids. Composed once (35 columns).
+_CARDS_STATEMENT = select(*(getattr(Case, name) for name in _CARD_FIELDS)).where(
+    Case.id.in_(bindparam("card_ids", expanding=True, literal_execute=True)))
+
+
 def _cards(j: Jurisdiction, pairs: list[tuple[str, int]]) -> dict[str, list[CardView]]:
-    ids = [i for _, i in pairs]
-    # The ids are our own integers: written into the SQL (literal_execute) rather than bound one
-    # parameter each, which costs PostgreSQL 1 ms of 3 for 300 ids.
-    stmt = select(*(getattr(Case, name) for name in _CARD_FIELDS)).where(
-        Case.id.in_(bindparam("card_ids", [int(i) for i in ids], literal_execute=True)))
-    by_id = {row[0]: CardCase._make(row) for row in db.session.execute(stmt)} if ids else {}
+    ids = [int(i) for _, i in pairs]
+    by_id = ({row[0]: CardCase._make(row) for row in db.session.execute(_CARDS_STATEMENT, {"card_ids": ids})}
+             if ids else {})
     marks = assists.card_marks(list(by_id), j.organisation_id)
     out: dict[str, list[CardView]] = {}
+    # The policy's answer per class of cards (`policy_class`), not per card.
+    classes: dict[tuple, CardView] = {}
     for key, case_id in pairs:
-        if case_id in by_id:
-            out.setdefault(key, []).append(card_view(j, by_id[case_id], key, marks.get(case_id)))
+        case = by_id.get(case_id)
+        if case is None:
+            continue
+        cls = policy_class(j, case, key)
+        known = classes.get(cls)
+        if known is None:
+            known = classes[cls] = card_view(j, case, key, None)
+        # The lists are shared by the cards of one class: nothing downstream changes them (CardFacts
+        # turns them into tuples).
+        out.setdefault(key, []).append(CardView(case=case, column=key, events=known.events, moves=known.moves,
+                                                pick=known.pick, assist=marks.get(case_id)))
     return out
 
 
